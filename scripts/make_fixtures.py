@@ -1,0 +1,741 @@
+#!/usr/bin/env python3
+"""Make test fixtures for `transcribe`: synthetic focus-group recordings with ground truth.
+
+Two kinds:
+
+* ``norwegian`` -> ``no_group``: a Norwegian (Bokmål) focus group spoken by espeak-ng
+  (moderator ``M`` and informants ``I1``..``I3``), with quiet room noise, split into
+  iPhone-like AAC ``.m4a`` parts (cut in pauses between turns).
+* ``voices`` -> ``voices_group``: a focus group mixed from REAL voices (LibriSpeech,
+  CC BY 4.0, English read speech) taken from the shared speech folder: one moderator plus
+  informants, uneven turn counts, short overlaps, mild reverb and room noise.
+  ``--minutes`` makes longer evaluation mixtures (not meant to be committed).
+
+Each fixture gets ``<name>.rttm`` (speaker turns on the session timeline, i.e. with the
+parts laid end to end) and ``<name>.json`` (parts with offsets/durations measured from the
+decoded files, every turn with speaker, times, text or source).
+
+Dependencies: Python 3.9+, numpy, and the command-line tools ffmpeg/ffprobe, sox (reverb)
+and espeak-ng (Norwegian voices). Output is deterministic for a given seed and tool versions.
+
+    python scripts/make_fixtures.py --out tests/fixtures --kind all --seed 1
+    python scripts/make_fixtures.py --out /tmp/eval --kind voices --minutes 5 --seed 3
+    python scripts/make_fixtures.py --check tests/fixtures
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SPEECH = REPO_ROOT.parent / "shared" / "speech"
+
+WORK_SR = 16000          # everything is built at 16 kHz mono float32
+OUT_SR = 48000           # written like iPhone Voice Memos: AAC, 48 kHz, mono
+OUT_BITRATE = "32k"
+FRAME = 0.010            # analysis hop (s)
+
+ATTRIBUTION = ("Contains speech from LibriSpeech (c) 2014 by Vassil Panayotov, "
+               "licensed CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/).")
+
+# --------------------------------------------------------------------------- tools
+
+
+def need_tools(*names: str) -> None:
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        sys.exit(f"make_fixtures: missing command-line tool(s): {', '.join(missing)} "
+                 f"(apt-get install ffmpeg sox espeak-ng)")
+
+
+def run(cmd: list[str], data: bytes | None = None) -> bytes:
+    p = subprocess.run(cmd, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        sys.exit(f"make_fixtures: command failed ({p.returncode}): {' '.join(cmd)}\n"
+                 f"{p.stderr.decode(errors='replace')[-2000:]}")
+    return p.stdout
+
+
+def decode(path: Path, sr: int = WORK_SR) -> np.ndarray:
+    """Any audio file -> mono float32 at `sr` (via ffmpeg)."""
+    raw = run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path),
+               "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"])
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
+def probe(path: Path) -> dict:
+    out = run(["ffprobe", "-v", "error", "-print_format", "json",
+               "-show_format", "-show_streams", str(path)])
+    return json.loads(out)
+
+
+def write_m4a(x: np.ndarray, path: Path) -> None:
+    """float32 16 kHz mono -> AAC-LC .m4a, 48 kHz mono, 32 kbit/s, faststart, bit-exact."""
+    run(["ffmpeg", "-nostdin", "-v", "error", "-y",
+         "-f", "f32le", "-ar", str(WORK_SR), "-ac", "1", "-i", "-",
+         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+         "-af", f"aresample={OUT_SR}:resampler=soxr",
+         "-c:a", "aac", "-b:a", OUT_BITRATE, "-ar", str(OUT_SR), "-ac", "1",
+         "-movflags", "+faststart", str(path)],
+        data=np.ascontiguousarray(x, dtype="<f4").tobytes())
+
+
+def sox_reverb(x: np.ndarray, reverberance: int, room_scale: int, wet_db: float) -> np.ndarray:
+    raw = run(["sox", "-D", "-t", "f32", "-r", str(WORK_SR), "-c", "1", "-",
+               "-t", "f32", "-", "reverb", str(reverberance), "50", str(room_scale),
+               "100", "5", str(wet_db)],
+              data=np.ascontiguousarray(x, dtype="<f4").tobytes())
+    y = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    return y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))
+
+
+# --------------------------------------------------------------------------- signal helpers
+
+
+def frame_db(x: np.ndarray, sr: int = WORK_SR, hop: float = FRAME, win: float = 0.03) -> np.ndarray:
+    """Short-time RMS in dBFS, one value per `hop` seconds (centred windows)."""
+    h, w = int(hop * sr), int(win * sr)
+    n = max(1, len(x) // h)
+    pad = np.pad(x.astype(np.float64), (w // 2, w))
+    c = np.concatenate([[0.0], np.cumsum(pad ** 2)])
+    idx = np.arange(n) * h
+    e = (c[idx + w] - c[idx]) / w
+    return 10 * np.log10(e + 1e-12)
+
+
+def speech_bounds(x: np.ndarray, rel_db: float = 35.0, sr: int = WORK_SR) -> tuple[float, float]:
+    """(first, last) time with energy within `rel_db` of the loud frames."""
+    db = frame_db(x, sr)
+    thr = np.percentile(db, 95) - rel_db
+    act = np.nonzero(db > thr)[0]
+    if len(act) == 0:
+        return 0.0, len(x) / sr
+    return act[0] * FRAME, min(len(x) / sr, (act[-1] + 1) * FRAME)
+
+
+def rms_db(x: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(x.astype(np.float64) ** 2) + 1e-12))
+
+
+def fade(x: np.ndarray, sec: float = 0.015) -> np.ndarray:
+    n = min(int(sec * WORK_SR), len(x) // 2)
+    if n > 0:
+        r = np.linspace(0.0, 1.0, n, dtype=np.float32)
+        x = x.copy()
+        x[:n] *= r
+        x[-n:] *= r[::-1]
+    return x
+
+
+def room_noise(n: int, rng: np.random.Generator, level_db: float) -> np.ndarray:
+    """Seeded pink-ish noise with a little low rumble, scaled to `level_db` dBFS RMS."""
+    white = rng.standard_normal(n + WORK_SR).astype(np.float64)
+    spec = np.fft.rfft(white)
+    f = np.fft.rfftfreq(len(white), 1 / WORK_SR)
+    f[0] = f[1]
+    shape = 1 / np.sqrt(f)                                  # pink
+    shape *= 1 + 2.0 * np.exp(-((f - 100) / 60) ** 2)       # ventilation-like rumble
+    shape *= 1 / (1 + (f / 6000) ** 4)                      # soft top
+    y = np.fft.irfft(spec * shape, len(white))[:n]
+    y *= 10 ** (level_db / 20) / (np.sqrt(np.mean(y ** 2)) + 1e-12)
+    return y.astype(np.float32)
+
+
+def normalise(x: np.ndarray, speech: list[tuple[float, float]], target_db: float,
+              peak_db: float = -1.0) -> np.ndarray:
+    """Scale so speech regions have `target_db` dBFS RMS; then keep peaks under `peak_db`."""
+    seg = np.concatenate([x[int(s * WORK_SR): int(e * WORK_SR)] for s, e in speech]) if speech else x
+    g = 10 ** ((target_db - rms_db(seg)) / 20)
+    y = x * g
+    peak = float(np.max(np.abs(y))) + 1e-12
+    lim = 10 ** (peak_db / 20)
+    if peak > lim:
+        y *= lim / peak
+    return y.astype(np.float32)
+
+
+def lag_ms(ref: np.ndarray, dec: np.ndarray, max_lag: float = 0.05) -> float:
+    """Lag of `dec` against `ref` (ms) by cross-correlation over the loudest 4 s."""
+    w = int(4 * WORK_SR)
+    n = min(len(ref), len(dec))
+    if n < w + 2 * int(max_lag * WORK_SR):
+        return 0.0
+    db = frame_db(ref[:n])
+    k = int(np.argmax(np.convolve(db, np.ones(400), "valid")))
+    m = int(max_lag * WORK_SR)
+    a = max(m, min(int(k * FRAME * WORK_SR), n - w - m))
+    r = ref[a: a + w].astype(np.float64)
+    best, arg = -np.inf, 0
+    for lag in range(-m, m + 1):
+        d = dec[a + lag: a + lag + w].astype(np.float64)
+        c = float(np.dot(r, d))
+        if c > best:
+            best, arg = c, lag
+    return 1000.0 * arg / WORK_SR
+
+
+# --------------------------------------------------------------------------- writing fixtures
+
+
+def split_points(turns: list[dict], total: float, n_parts: int) -> list[float]:
+    """Cut times in the middle of between-turn gaps, near equal part lengths."""
+    if n_parts <= 1:
+        return []
+    gaps = []
+    ordered = sorted(turns, key=lambda t: t["start"])
+    reach = 0.0
+    for a, b in zip(ordered, ordered[1:]):
+        reach = max(reach, a["end"])
+        if b["start"] - reach >= 0.3:
+            gaps.append((reach + b["start"]) / 2)
+    cuts: list[float] = []
+    for k in range(1, n_parts):
+        want = total * k / n_parts
+        cands = [g for g in gaps if g not in cuts and (not cuts or g > cuts[-1] + 1.0)]
+        if not cands:
+            sys.exit("make_fixtures: not enough pauses to cut the session into parts")
+        cuts.append(min(cands, key=lambda g: abs(g - want)))
+    return cuts
+
+
+def write_fixture(out: Path, name: str, x: np.ndarray, turns: list[dict], n_parts: int,
+                  meta: dict) -> dict:
+    """Write parts (.m4a), <name>.rttm and <name>.json. Turn times in `turns` are on the
+    un-split timeline of `x`; the written times use the decoded part durations."""
+    total = len(x) / WORK_SR
+    cuts = split_points(turns, total, n_parts)
+    bounds = [0.0] + cuts + [total]
+    parts, offset = [], 0.0
+    files = ([f"{name}.m4a"] if n_parts <= 1
+             else [f"{name}_part{k + 1}.m4a" for k in range(n_parts)])
+    for k, fname in enumerate(files):
+        a, b = int(round(bounds[k] * WORK_SR)), int(round(bounds[k + 1] * WORK_SR))
+        seg = x[a:b]
+        path = out / fname
+        write_m4a(seg, path)
+        dec48 = decode(path, OUT_SR)
+        dur = len(dec48) / OUT_SR
+        dec16 = decode(path, WORK_SR)
+        lag = lag_ms(seg, dec16)
+        if abs(lag) > 1.0:
+            print(f"  warning: {fname} decodes {lag:+.1f} ms shifted against its source",
+                  file=sys.stderr)
+        info = probe(path)
+        parts.append({"file": fname, "offset": round(offset, 6), "duration": round(dur, 6),
+                      "source_start": round(bounds[k], 6), "samples_48k": len(dec48),
+                      "encoded_duration": float(info["format"]["duration"]),
+                      "bytes": path.stat().st_size,
+                      "_lag_ms": lag})
+        offset += dur
+    out_turns = []
+    for t in sorted(turns, key=lambda t: (t["start"], t["end"])):
+        k = int(np.searchsorted(np.array(cuts), t["start"], side="right")) if cuts else 0
+        if t["end"] > bounds[k + 1]:
+            sys.exit(f"make_fixtures: turn {t} crosses a part boundary")
+        shift = parts[k]["offset"] - bounds[k]
+        tt = dict(t)
+        tt["start"] = round(t["start"] + shift, 3)
+        tt["end"] = round(t["end"] + shift, 3)
+        tt["part"] = k + 1
+        out_turns.append(tt)
+    for p in parts:
+        p.pop("_lag_ms")
+    doc = dict(meta)
+    doc.update({
+        "name": name,
+        "duration": round(offset, 6),
+        "sample_rate": OUT_SR,
+        "codec": "aac",
+        "bitrate": OUT_BITRATE,
+        "parts": parts,
+        "turns": out_turns,
+    })
+    with open(out / f"{name}.rttm", "w", encoding="utf-8") as f:
+        for t in out_turns:
+            f.write(f"SPEAKER {name} 1 {t['start']:.3f} {t['end'] - t['start']:.3f} "
+                    f"<NA> <NA> {t['speaker']} <NA> <NA>\n")
+    with open(out / f"{name}.json", "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    return doc
+
+
+def summarise(doc: dict) -> None:
+    counts: dict[str, list[float]] = {}
+    for t in doc["turns"]:
+        counts.setdefault(t["speaker"], []).append(t["end"] - t["start"])
+    print(f"{doc['name']}: {doc['duration']:.2f} s in {len(doc['parts'])} part(s), "
+          f"{len(doc['turns'])} turns, {len(counts)} speakers")
+    for p in doc["parts"]:
+        print(f"  {p['file']}: offset {p['offset']:.3f} s, duration {p['duration']:.3f} s, "
+              f"{p['bytes']} bytes")
+    for s, d in counts.items():
+        print(f"  {s:>9}: {len(d):2d} turns, {sum(d):6.2f} s")
+
+
+# --------------------------------------------------------------------------- no_group (espeak)
+
+# (speaker, text). Bokmål. The moderator asks (ends in '?'); informants answer in 1-3 sentences.
+NO_SCRIPT: list[tuple[str, str]] = [
+    ("M", "Velkommen, og takk for at dere ville være med. Hva betyr selvhjelp for dere?"),
+    ("I1", "For meg betyr selvhjelp at jeg tar ansvar for mitt eget liv. Gruppa hjelper meg å se det."),
+    ("I2", "Jeg tenker at selvhjelp handler om å dele erfaringer med andre som har opplevd det samme."),
+    ("M", "Hvor ofte møtes dere i gruppa?"),
+    ("I3", "Vi møtes hver tirsdag kveld. Av og til møtes vi utenom gruppa også, "
+           "men da snakker vi ikke om det som er taushetsbelagt."),
+    ("I1", "Vi skiller mellom gruppemøte og privatmøte. Det er viktig for oss."),
+    ("M", "Hvordan var det å komme til gruppa første gang?"),
+    ("I2", "Det var skummelt. Jeg sa nesten ingenting på det første møtet, "
+           "men de andre tok godt imot meg."),
+    ("I3", "Jeg kjente meg igjen i historiene til de andre. Da forsto jeg at jeg ikke var alene."),
+    ("M", "Hvilke erfaringer fra gruppa tar dere med dere i hverdagen?"),
+    ("I1", "Jeg har lært å si fra når noe er vanskelig. "
+           "Jeg har sagt til mannen min: Gruppa mi får du aldri."),
+    ("I2", "Jeg har fått mer tro på meg selv. Og jeg sover bedre om natta."),
+    ("M", "Er det noe dere savner i gruppa?"),
+    ("I3", "Kanskje litt mer struktur på møtene. Men stort sett fungerer det veldig bra."),
+    ("M", "Tusen takk for at dere delte erfaringene deres. Da avslutter vi her."),
+]
+
+# espeak-ng voice, pitch (-p, 0..99), speed (-s, words per minute)
+NO_VOICES = {
+    "M": ("nb+f2", 58, 165),
+    "I1": ("nb+m3", 35, 150),
+    "I2": ("nb+f4", 75, 175),
+    "I3": ("nb+m7", 20, 140),
+}
+
+
+def espeak(text: str, voice: str, pitch: int, speed: int, tmp: Path) -> np.ndarray:
+    wav = tmp / "espeak.wav"
+    run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "-w", str(wav), text])
+    y = decode(wav)
+    a, b = speech_bounds(y, rel_db=45)
+    y = y[int(a * WORK_SR): int(b * WORK_SR)]
+    return fade(y, 0.005)
+
+
+def make_no_group(out: Path, seed: int, name: str = "no_group", n_parts: int = 3) -> dict:
+    need_tools("espeak-ng", "ffmpeg", "ffprobe")
+    rng = np.random.default_rng([seed, 1])
+    pieces, turns, t = [], [], round(float(rng.uniform(0.5, 0.9)), 3)
+    with tempfile.TemporaryDirectory() as td:
+        for i, (spk, text) in enumerate(NO_SCRIPT):
+            voice, pitch, speed = NO_VOICES[spk]
+            y = espeak(text, voice, pitch, speed, Path(td))
+            y *= 10 ** ((-20 - rms_db(y)) / 20) * 10 ** (float(rng.uniform(-2, 2)) / 20)
+            start = t
+            pieces.append((int(round(start * WORK_SR)), y))
+            end = start + len(y) / WORK_SR
+            turns.append({"speaker": spk, "start": start, "end": end, "text": text})
+            t = end + float(rng.uniform(0.4, 1.2))
+    total = turns[-1]["end"] + float(rng.uniform(0.6, 1.0))
+    x = np.zeros(int(round(total * WORK_SR)) + 1, dtype=np.float32)
+    for a, y in pieces:
+        x[a: a + len(y)] += y
+    # quiet room: speech at -20 dBFS RMS, noise 38 dB below, a touch of early reflections
+    x = sox_reverb(x, reverberance=10, room_scale=20, wet_db=-10) if shutil.which("sox") else x
+    x = normalise(x, [(tt["start"], tt["end"]) for tt in turns], -20.0)
+    x += room_noise(len(x), rng, -58.0)
+    meta = {
+        "format": "transcribe.fixture/1",
+        "kind": "espeak",
+        "language": "no",
+        "synthetic": True,
+        "description": "Norwegian (Bokmål) focus group about self-help groups, spoken by "
+                       "espeak-ng voices; quiet room noise; recorded 'in three parts'.",
+        "seed": seed,
+        "moderator": "M",
+        "speakers": {s: {"role": "moderator" if s == "M" else "informant",
+                         "espeak_voice": v, "pitch": p, "speed": sp}
+                     for s, (v, p, sp) in NO_VOICES.items()},
+        "tools": tool_versions(),
+    }
+    return write_fixture(out, name, x, turns, n_parts, meta)
+
+
+# --------------------------------------------------------------------------- voices_group (LibriSpeech)
+
+
+def read_speakers(speech: Path) -> list[dict]:
+    lib = speech / "spk" / "librispeech"
+    tsv = lib / "speakers.tsv"
+    if not tsv.is_file():
+        sys.exit(f"make_fixtures: speaker bank not found: {tsv} "
+                 f"(use --speech DIR or TRANSCRIBE_SPEECH_DIR)")
+    rows = []
+    with open(tsv, encoding="utf-8") as f:
+        head = f.readline().rstrip("\n").split("\t")
+        for line in f:
+            if line.strip():
+                rows.append(dict(zip(head, line.rstrip("\n").split("\t"))))
+    by_spk: dict[str, dict] = {}
+    for r in rows:
+        s = by_spk.setdefault(r["speaker"], {"speaker": r["speaker"], "gender": r["gender"],
+                                             "subset": r["subset"], "files": []})
+        s["files"].append(r["file"])
+    for s in by_spk.values():
+        s["files"].sort()
+    return sorted(by_spk.values(), key=lambda s: int(s["speaker"]))
+
+
+class Bank:
+    """Cuts 2-8 s pieces from one speaker's utterances, at low-energy points, in order;
+    starts again from the top (marking the pieces `reused`) when the material runs out."""
+
+    def __init__(self, lib: Path, spk: dict, rng: np.random.Generator):
+        self.spk = spk
+        self.utts = []
+        for rel in spk["files"]:
+            y = decode(lib / rel)
+            a, b = speech_bounds(y)
+            db = frame_db(y)
+            thr = np.percentile(db, 95) - 28
+            low = db < thr
+            cuts, i = [], 0
+            while i < len(low):               # centres of low-energy runs >= 60 ms
+                if low[i]:
+                    j = i
+                    while j < len(low) and low[j]:
+                        j += 1
+                    if j - i >= 6:
+                        cuts.append((i + j) / 2 * FRAME)
+                    i = j
+                else:
+                    i += 1
+            cuts = sorted(set([a] + [c for c in cuts if a < c < b] + [b]))
+            self.utts.append({"file": rel, "y": y, "db": db, "cuts": cuts, "a": a, "b": b})
+        order = list(rng.permutation(len(self.utts)))
+        self.utts = [self.utts[i] for i in order]
+        self.u, self.pos, self.reused = 0, self.utts[0]["a"], False
+
+    def _next_utt(self) -> None:
+        self.u += 1
+        if self.u >= len(self.utts):
+            self.u, self.reused = 0, True
+        self.pos = self.utts[self.u]["a"]
+
+    def take(self, want: float, lo: float = 2.0, hi: float = 8.0) -> dict:
+        for _ in range(4 * len(self.utts) + 2):
+            ut = self.utts[self.u]
+            if ut["b"] - self.pos < lo:
+                self._next_utt()
+                continue
+            start = self.pos
+            ends = [c for c in ut["cuts"] if start + lo <= c <= start + hi]
+            if ends:
+                end = min(ends, key=lambda c: abs(c - (start + want)))
+            else:                              # no pause in range: quietest frame near target
+                w0 = max(start + lo, start + want - 1.0)
+                w1 = min(ut["b"], start + want + 1.0, start + hi)
+                if w1 <= w0:
+                    end = min(ut["b"], start + hi)
+                else:
+                    f0, f1 = int(w0 / FRAME), max(int(w0 / FRAME) + 1, int(w1 / FRAME))
+                    end = (f0 + int(np.argmin(ut["db"][f0:f1]))) * FRAME
+            if ut["b"] - end < lo:             # don't leave a scrap behind
+                if ut["b"] - start <= hi:
+                    end = ut["b"]
+            y = ut["y"][int(start * WORK_SR): int(end * WORK_SR)]
+            a, b = speech_bounds(y)
+            y = fade(y[int(a * WORK_SR): int(b * WORK_SR)])
+            piece = {"y": y, "file": ut["file"], "src_start": round(start + a, 3),
+                     "src_end": round(start + b, 3), "reused": self.reused}
+            self.pos = end
+            if ut["b"] - self.pos < lo:
+                self._next_utt()
+            return piece
+        sys.exit(f"make_fixtures: speaker {self.spk['speaker']} has no usable audio")
+
+
+def plan_voices(rng: np.random.Generator, n_inf: int, target: float) -> list[dict] | None:
+    """Turn plan: list of {"who": 'M' | informant index, "want": seconds, "overlap": s}.
+    Informant 0 is dominant, informant n_inf-1 is the quiet one (exactly one turn)."""
+    quiet = n_inf - 1
+    weights = np.ones(n_inf)
+    weights[0] = 3.0
+    weights[1:quiet] = rng.uniform(0.7, 1.5, quiet - 1)
+    weights[quiet] = 0.0
+    quiet_at = float(rng.uniform(0.35, 0.7)) * target
+    plan, t, spoken = [], 0.0, set()
+    prev = "M"
+    plan.append({"who": "M", "want": float(rng.uniform(3.0, 5.0)), "overlap": 0.0})
+    t += plan[-1]["want"]
+    run_inf = 0
+    while t < target - 3.0:
+        if prev != "M" and (run_inf >= 2 or rng.random() < 0.45):
+            who: object = "M"
+        elif quiet not in spoken and t >= quiet_at:
+            who = quiet
+        else:
+            w = weights.copy()
+            for k in range(n_inf):
+                if k not in spoken and k != quiet:
+                    w[k] *= 2.5
+            if prev != "M":
+                w[prev] = 0.0
+            w[quiet] = 0.0
+            who = int(rng.choice(n_inf, p=w / w.sum()))
+        if who == "M":
+            want = float(rng.uniform(2.0, 4.5))
+            run_inf = 0
+        else:
+            want = float(rng.uniform(2.0, 3.5)) if who == quiet else float(rng.uniform(3.0, 8.0))
+            spoken.add(who)
+            run_inf += 1
+        ov = float(rng.uniform(0.3, 0.8)) if rng.random() < 0.2 else 0.0
+        gap = -ov if ov else float(rng.uniform(0.2, 1.0))
+        plan.append({"who": who, "want": want, "overlap": ov})
+        t += gap + want
+        prev = who
+    counts = [sum(1 for p in plan if p["who"] == k) for k in range(n_inf)]
+    n_ov = sum(1 for p in plan if p["overlap"])
+    m_turns = sum(1 for p in plan if p["who"] == "M")
+    ok = (all(c >= 1 for c in counts) and counts[quiet] == 1
+          and counts[0] > max(counts[1:quiet])
+          and n_ov >= max(2, int(0.08 * len(plan))) and n_ov <= max(4, int(0.25 * len(plan)))
+          and m_turns >= 0.3 * len(plan))
+    return plan if ok else None
+
+
+def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
+                      n_speakers: int | None, n_parts: int, name: str | None) -> dict:
+    need_tools("ffmpeg", "ffprobe", "sox")
+    lib = speech / "spk" / "librispeech"
+    bank = read_speakers(speech)
+    rng = np.random.default_rng([seed, 2])
+    target = 70.0 if minutes is None else 60.0 * minutes
+    if n_speakers is None:
+        n_speakers = 7 if minutes is None else int(rng.integers(6, 9))
+    if not 3 <= n_speakers <= len(bank):
+        sys.exit(f"make_fixtures: --speakers must be 3..{len(bank)}")
+    name = name or ("voices_group" if minutes is None
+                    else f"voices_{minutes:g}min_{n_speakers}spk_seed{seed}")
+    # moderator and dominant informant come from speakers with several utterances
+    rich = [s for s in bank if len(s["files"]) >= 3]
+    rich_idx = rng.permutation(len(rich))
+    mod, dom = rich[rich_idx[0]], rich[rich_idx[1]]
+    rest = [s for s in bank if s is not mod and s is not dom]
+    while True:                               # rest of the informants: mixed genders
+        pick = [rest[i] for i in rng.choice(len(rest), n_speakers - 2, replace=False)]
+        chosen = [mod, dom] + pick
+        g = [s["gender"] for s in chosen]
+        if min(g.count("F"), g.count("M")) >= max(1, n_speakers // 3):
+            break
+    informants = [dom] + pick               # index 0 dominant, last one quiet
+    for attempt in range(1000):
+        plan = plan_voices(np.random.default_rng([seed, 3, attempt]), len(informants), target)
+        if plan:
+            break
+    else:
+        sys.exit("make_fixtures: could not make a turn plan; try another seed")
+    labels = {"M": f"spk{mod['speaker']}"}
+    labels.update({k: f"spk{s['speaker']}" for k, s in enumerate(informants)})
+    spk_of = {"M": mod}
+    spk_of.update(dict(enumerate(informants)))
+    banks = {k: Bank(lib, s, rng) for k, s in spk_of.items()}
+    gain_db = {k: float(rng.uniform(-4.0, 1.0)) for k in spk_of}   # distance from the phone
+    gain_db["M"] = float(rng.uniform(-1.0, 1.0))
+
+    pieces, turns, t = [], [], float(rng.uniform(0.4, 0.9))
+    prev_end = t
+    for p in plan:
+        pc = banks[p["who"]].take(p["want"])
+        dur = len(pc["y"]) / WORK_SR
+        if turns:
+            if p["overlap"]:
+                ov = min(p["overlap"], 0.4 * dur, 0.4 * (turns[-1]["end"] - turns[-1]["start"]))
+                start = prev_end - ov
+            else:
+                start = prev_end + float(rng.uniform(0.2, 1.0))
+        else:
+            start = t
+        start = round(start, 3)
+        y = pc["y"] * 10 ** ((-20 - rms_db(pc["y"]) + gain_db[p["who"]]) / 20)
+        pieces.append((int(round(start * WORK_SR)), y.astype(np.float32)))
+        end = round(start + dur, 3)
+        turns.append({"speaker": labels[p["who"]], "start": start, "end": end,
+                      "source": f"{pc['file']}", "source_start": pc["src_start"],
+                      "source_end": pc["src_end"], "reused": pc["reused"]})
+        prev_end = max(prev_end, end)
+    total = prev_end + float(rng.uniform(0.6, 1.0))
+    x = np.zeros(int(round(total * WORK_SR)) + 1, dtype=np.float32)
+    for a, y in pieces:
+        x[a: a + len(y)] += y
+    x = sox_reverb(x, reverberance=30, room_scale=40, wet_db=-8)
+    x = normalise(x, [(tt["start"], tt["end"]) for tt in turns], -20.0)
+    x += room_noise(len(x), rng, -52.0)
+    x = normalise(x, [(tt["start"], tt["end"]) for tt in turns], -20.0)
+
+    speakers = {}
+    for k, s in spk_of.items():
+        n = sum(1 for p in plan if p["who"] == k)
+        role = ("moderator" if k == "M" else "dominant informant" if k == 0
+                else "quiet informant" if k == len(informants) - 1 else "informant")
+        speakers[labels[k]] = {"role": role, "librispeech_speaker": s["speaker"],
+                               "gender": s["gender"], "subset": s["subset"], "turns": n,
+                               "gain_db": round(gain_db[k], 2)}
+    n_over = sum(1 for a, b in zip(turns, turns[1:]) if b["start"] < a["end"])
+    meta = {
+        "format": "transcribe.fixture/1",
+        "kind": "librispeech-mix",
+        "language": "en",
+        "synthetic": False,
+        "description": "Focus-group-like mixture of real read-speech voices from LibriSpeech "
+                       "(English): moderator plus informants, uneven turns, short overlaps, "
+                       "mild reverb and room noise. Turns are cut from different utterances, "
+                       "so the words do not form a conversation.",
+        "seed": seed,
+        "moderator": labels["M"],
+        "speakers": speakers,
+        "overlaps": n_over,
+        "attribution": ATTRIBUTION,
+        "speech_dir_files": "spk/librispeech/<speaker>/<utterance>.flac",
+        "tools": tool_versions(),
+    }
+    return write_fixture(out, name, x, turns, n_parts, meta)
+
+
+def tool_versions() -> dict:
+    def first(cmd: list[str]) -> str:
+        try:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            return p.stdout.strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+    v = {"ffmpeg": first(["ffmpeg", "-version"]).split(" Copyright")[0],
+         "numpy": np.__version__}
+    if shutil.which("sox"):
+        v["sox"] = first(["sox", "--version"]).split(":", 1)[-1].strip()
+    if shutil.which("espeak-ng"):
+        v["espeak-ng"] = first(["espeak-ng", "--version"]).split("  Data")[0]
+    return v
+
+
+# --------------------------------------------------------------------------- check
+
+
+def check_dir(d: Path) -> int:
+    """Verify every <name>.json in `d`: parts decode as AAC 48 kHz mono with the stated
+    durations, the RTTM matches the turns and stays inside the session, and turns carry
+    speech while the gaps between turns are quiet."""
+    need_tools("ffmpeg", "ffprobe")
+    bad = 0
+    docs = sorted(d.glob("*.json"))
+    if not docs:
+        print(f"no fixture json in {d}")
+        return 1
+    for jp in docs:
+        doc = json.loads(jp.read_text(encoding="utf-8"))
+        if doc.get("format") != "transcribe.fixture/1":
+            continue
+        name = doc["name"]
+        errs: list[str] = []
+        sig = []
+        off = 0.0
+        for p in doc["parts"]:
+            path = d / p["file"]
+            st = probe(path)["streams"][0]
+            if (st["codec_name"], int(st["sample_rate"]), int(st["channels"])) != ("aac", OUT_SR, 1):
+                errs.append(f"{p['file']}: {st['codec_name']} {st['sample_rate']} Hz "
+                            f"{st['channels']} ch")
+            y = decode(path, OUT_SR)
+            dur = len(y) / OUT_SR
+            if abs(dur - p["duration"]) > 1e-3:
+                errs.append(f"{p['file']}: decoded {dur:.4f} s, json says {p['duration']:.4f} s")
+            if abs(off - p["offset"]) > 1e-3:
+                errs.append(f"{p['file']}: offset {p['offset']} != sum of earlier parts {off:.4f}")
+            off += dur
+            sig.append(decode(path, WORK_SR))
+        x = np.concatenate(sig)
+        total = len(x) / WORK_SR
+        if abs(off - doc["duration"]) > 2e-3:
+            errs.append(f"duration {doc['duration']} != sum of parts {off:.4f}")
+        rttm = []
+        for line in (d / f"{name}.rttm").read_text(encoding="utf-8").splitlines():
+            f = line.split()
+            rttm.append((f[7], float(f[3]), float(f[3]) + float(f[4])))
+        turns = [(t["speaker"], t["start"], t["end"]) for t in doc["turns"]]
+        if len(rttm) != len(turns) or any(
+                a[0] != b[0] or abs(a[1] - b[1]) > 1e-3 or abs(a[2] - b[2]) > 1e-3
+                for a, b in zip(rttm, turns)):
+            errs.append("rttm and json turns differ")
+        for t in doc["turns"]:
+            p = doc["parts"][t["part"] - 1]
+            if not (p["offset"] - 1e-3 <= t["start"] < t["end"] <= p["offset"] + p["duration"] + 1e-3):
+                errs.append(f"turn {t['speaker']} {t['start']}-{t['end']} outside part {t['part']}")
+        if max(e for _, _, e in turns) > total + 1e-3:
+            errs.append("a turn ends after the audio")
+        # energy: inside turns vs the gaps between turns (outside every turn, 0.1 s margin)
+        db = frame_db(x)
+        active = np.zeros(len(db), bool)
+        for _, s, e in turns:
+            active[int(s / FRAME): int(e / FRAME) + 1] = True
+        turn_db = [float(np.percentile(db[int(s / FRAME): int(e / FRAME)], 75)) for _, s, e in turns]
+        margin = np.convolve(active, np.ones(21), "same") > 0
+        gap_db = db[~margin]
+        gap75 = float(np.percentile(gap_db, 75)) if len(gap_db) else float("nan")
+        if len(gap_db) and min(turn_db) < gap75 + 15:
+            errs.append(f"weak turn: min turn level {min(turn_db):.1f} dB vs gaps {gap75:.1f} dB")
+        spk_time: dict[str, float] = {}
+        for s, a, b in turns:
+            spk_time[s] = spk_time.get(s, 0.0) + b - a
+        print(f"{name}: {len(doc['parts'])} part(s), {total:.3f} s decoded, {len(turns)} turns, "
+              f"{len(spk_time)} speakers, speech {sum(spk_time.values()):.1f} s; "
+              f"turn level (p75) {min(turn_db):.1f}..{max(turn_db):.1f} dBFS, "
+              f"gaps (p75) {gap75:.1f} dBFS -> {'OK' if not errs else 'FAIL'}")
+        for e in errs:
+            print("  " + e)
+        bad += bool(errs)
+    return 1 if bad else 0
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="Attribution for voices fixtures: " + ATTRIBUTION)
+    ap.add_argument("--out", type=Path, help="output folder (created)")
+    ap.add_argument("--kind", choices=["norwegian", "voices", "all"], default="all")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="length of the voices mixture (evaluation mixtures, e.g. 3..10); "
+                         "default: the short ~70 s fixture")
+    ap.add_argument("--speakers", type=int, default=None,
+                    help="voices: number of speakers incl. the moderator "
+                         "(default 7, or 6..8 at random with --minutes)")
+    ap.add_argument("--parts", type=int, default=None,
+                    help="number of .m4a parts (default: 3 for norwegian, 1 for voices)")
+    ap.add_argument("--name", default=None, help="voices: base name of the output files")
+    ap.add_argument("--speech", type=Path,
+                    default=Path(os.environ.get("TRANSCRIBE_SPEECH_DIR", DEFAULT_SPEECH)),
+                    help="shared speech folder with spk/librispeech/ "
+                         "(env TRANSCRIBE_SPEECH_DIR; default: %(default)s)")
+    ap.add_argument("--check", type=Path, metavar="DIR",
+                    help="verify the fixtures in DIR instead of making any")
+    a = ap.parse_args(argv)
+    if a.check:
+        return check_dir(a.check)
+    if not a.out:
+        ap.error("--out is required")
+    a.out.mkdir(parents=True, exist_ok=True)
+    if a.kind in ("norwegian", "all"):
+        summarise(make_no_group(a.out, a.seed, n_parts=a.parts or 3))
+    if a.kind in ("voices", "all"):
+        summarise(make_voices_group(a.out, a.speech, a.seed, a.minutes, a.speakers,
+                                    a.parts or 1, a.name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Decode recordings in memory to one 16 kHz mono float32 timeline.
+
+iPhone Voice Memos write AAC in an MPEG-4 container (.m4a); .wav, .mp3, .flac, .ogg and .caf
+work too, and so does the audio track of a video. Decoding uses PyAV (FFmpeg), which
+faster-whisper already depends on. Nothing decoded is ever written to disk.
+
+Several files of one session (a recording made in parts) are laid end to end; each source keeps
+its offset on that timeline, its sha256 (taken here, at intake, for the purge receipt) and what
+it was: codec, rate, channels, duration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import InputError
+
+SAMPLE_RATE = 16000
+# A session whose loudest sample is below this (-60 dBFS) holds no speech to transcribe.
+SILENCE_PEAK = 1e-3
+
+
+@dataclass(frozen=True)
+class Source:
+    """One recording file of a session, as it was at intake."""
+
+    path: str  # absolute path, so purge finds it again
+    file: str  # file name, as shown in exports
+    sha256: str
+    size: int
+    offset: float  # seconds on the session timeline
+    duration: float
+    codec: str
+    sample_rate: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class SessionAudio:
+    audio: np.ndarray  # float32, mono, SAMPLE_RATE
+    sources: tuple[Source, ...]
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+def sha256_and_size(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def decode(path: str | Path) -> tuple[np.ndarray, dict]:
+    """Decode one file to 16 kHz mono float32; return the samples and what the stream was."""
+    import av  # PyAV; imported here so `transcribe --help` stays fast
+
+    path = Path(path)
+    _check_readable(path)
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{path} is not a recording that can be decoded ({_reason(exc)}). "
+            "Check that it is an audio file (.m4a, .wav, .mp3, .flac, .ogg, .caf) and not damaged."
+        ) from None
+    with container:
+        streams = container.streams.audio
+        if not streams:
+            raise InputError(f"{path} has no audio track. Pass the recording itself, not a picture or a silent video.")
+        stream = streams[0]
+        info = {
+            "codec": stream.codec_context.name,
+            "sample_rate": int(stream.codec_context.sample_rate or 0),
+            "channels": int(stream.codec_context.channels or 0),
+        }
+        # The resampler mixes any channel layout down to mono and converts the rate.
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                frame.pts = None
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as exc:
+            if not chunks:
+                raise InputError(
+                    f"{path} could not be decoded ({_reason(exc)}). The file may be truncated or damaged; "
+                    "copy it again from the phone."
+                ) from None
+            raise InputError(
+                f"{path} is damaged after {sum(map(len, chunks)) / SAMPLE_RATE:.1f} s ({_reason(exc)}). "
+                "Copy it again from the phone; the tool will not transcribe half a recording silently."
+            ) from None
+    if not chunks:
+        raise InputError(f"{path} contains no audio samples. Check that the recording is not empty.")
+    samples = np.concatenate(chunks).astype(np.float32, copy=False)
+    return samples, info
+
+
+def load(paths: list[str | Path], progress: Callable[[int, int], None] | None = None) -> SessionAudio:
+    """Decode the parts of one session and lay them end to end on one timeline."""
+    if not paths:
+        raise InputError("No recording given. Pass one or more audio files.")
+    pieces: list[np.ndarray] = []
+    sources: list[Source] = []
+    offset_samples = 0
+    for index, raw in enumerate(paths):
+        path = Path(raw).expanduser()
+        samples, info = decode(path)
+        sha256, size = sha256_and_size(path)
+        sources.append(
+            Source(
+                path=str(path.resolve()),
+                file=path.name,
+                sha256=sha256,
+                size=size,
+                offset=offset_samples / SAMPLE_RATE,
+                duration=len(samples) / SAMPLE_RATE,
+                **info,
+            )
+        )
+        pieces.append(samples)
+        offset_samples += len(samples)
+        if progress:
+            progress(index + 1, len(paths))
+    _check_unique(sources)
+    audio = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+    if float(np.max(np.abs(audio))) < SILENCE_PEAK:
+        names = ", ".join(source.file for source in sources)
+        raise InputError(
+            f"{names}: the recording is silent (no sound above -60 dBFS). "
+            "Check that the right file was copied and that the microphone was on."
+        )
+    return SessionAudio(audio=audio, sources=tuple(sources))
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path} does not exist. Check the file name and folder.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder. Pass the audio files inside it, in recording order.")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes). Copy the recording again from the phone.")
+
+
+def _check_unique(sources: list[Source]) -> None:
+    seen: dict[str, str] = {}
+    for source in sources:
+        if source.sha256 in seen:
+            raise InputError(
+                f"{source.file} and {seen[source.sha256]} are the same recording. Pass each part once."
+            )
+        seen[source.sha256] = source.file
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[0].strip().rstrip(".") or type(exc).__name__

@@ -1,0 +1,75 @@
+"""The one writer of files: atomic (temp file + fsync + rename), owner-only, hashed.
+
+A reader never sees a half-written file under its final name, and a killed process leaves at
+worst a stray ``.tmp`` file, never a truncated transcript.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from .errors import TranscribeError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create ``path`` (owner-only) if needed; refuse clearly if it cannot be written."""
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TranscribeError(
+            f"Cannot create the output folder {path}: {exc.strerror}. Choose another folder with --out."
+        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise TranscribeError(
+            f"The output folder {path} is not writable. Choose another folder with --out or fix its permissions."
+        )
+    return path
+
+
+def write_atomic(path: Path, data: bytes | str) -> str:
+    """Write ``data`` to ``path`` atomically and return its sha256 (hex)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TranscribeError(
+            f"Could not write {path}: {exc.strerror}. Check free disk space and permissions; "
+            "nothing was changed under that name."
+        ) from exc
+    return hashlib.sha256(data).hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
