@@ -78,6 +78,7 @@ def decode(path: str | Path) -> tuple[np.ndarray, dict]:
         if not streams:
             raise InputError(f"{path} has no audio track. Pass the recording itself, not a picture or a silent video.")
         stream = streams[0]
+        declared = _declared_duration(container, stream)
         info = {
             "codec": stream.codec_context.name,
             "sample_rate": int(stream.codec_context.sample_rate or 0),
@@ -106,7 +107,22 @@ def decode(path: str | Path) -> tuple[np.ndarray, dict]:
     if not chunks:
         raise InputError(f"{path} contains no audio samples. Check that the recording is not empty.")
     samples = np.concatenate(chunks).astype(np.float32, copy=False)
+    decoded = len(samples) / SAMPLE_RATE
+    if declared and decoded < declared - max(1.0, 0.02 * declared):
+        raise InputError(
+            f"{path} is truncated: its header says {declared:.1f} s but only {decoded:.1f} s could be decoded. "
+            "Copy it again from the phone; the tool will not transcribe half a recording silently."
+        )
     return samples, info
+
+
+def _declared_duration(container, stream) -> float | None:
+    """The length the file's header claims, to catch files cut short after the header."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000  # av.time_base
+    return None
 
 
 def load(paths: list[str | Path], progress: Callable[[int, int], None] | None = None) -> SessionAudio:

@@ -1,0 +1,185 @@
+"""``run``: recordings in, session folder with numbered-line transcripts out.
+
+Each stage checkpoints into session.json. A second run on the same folder (after a crash, a
+kill, or to change numbering) reuses every stage whose inputs and settings are unchanged, so
+only what is missing is computed. Audio is decoded only when a speech stage must run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import audio as audio_stage
+from .align import align
+from .asr import DEFAULTS as ASR_DEFAULTS
+from .asr import Transcriber, normalise_language, resolve_compute_type
+from .errors import InputError, SessionError
+from .export import DEFAULT_FORMATS, write_exports
+from .files import ensure_dir
+from .session import ExportRecord, Session, locked
+from .speakers import MODERATOR, propose_map
+
+# progress(stage, done, total): stage is "decode", "diarize:<step>" or "transcribe".
+Progress = Callable[[str, float, float], None]
+
+# Allow for a couple of observers beyond moderator + informants when the count is not given.
+EXTRA_SPEAKERS = 2
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    informants: Sequence[int]
+    language: str = "no"
+    name: str | None = None
+    start_line: int = 1
+    width: int = 80
+    formats: Sequence[str] = DEFAULT_FORMATS
+    asr_model: str | None = None
+    diarization_model: str | None = None
+    device: str = "cpu"
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    moderator_label: str = MODERATOR
+
+
+@dataclass
+class RunResult:
+    folder: Path
+    session: Session
+    exports: list[ExportRecord]
+    computed: list[str] = field(default_factory=list)  # stages that ran (the rest were reused)
+    seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def speaker_bounds(options: RunOptions) -> dict:
+    """What diarisation is told about the number of speakers."""
+    if options.num_speakers is not None:
+        return {"num_speakers": options.num_speakers, "min_speakers": None, "max_speakers": None}
+    expected = len(options.informants) + 1
+    return {
+        "num_speakers": None,
+        "min_speakers": options.min_speakers,
+        "max_speakers": options.max_speakers if options.max_speakers is not None else expected + EXTRA_SPEAKERS,
+    }
+
+
+def run(
+    paths: Sequence[str | Path],
+    folder: str | Path,
+    options: RunOptions,
+    progress: Progress | None = None,
+    transcriber: Transcriber | None = None,
+    diarizer=None,
+) -> RunResult:
+    """Run every stage that is not already done; return what was made and what was reused.
+
+    ``transcriber`` and ``diarizer`` may be passed in so a batch loads the models once.
+    """
+    folder = Path(folder)
+    ensure_dir(folder)
+    language = normalise_language(options.language)
+    if not options.informants:
+        raise InputError("No informant numbers given. Use --informants, e.g. 1-6.")
+    with locked(folder):
+        return _run_locked([Path(p).expanduser() for p in paths], folder, options, language, progress or _quiet, transcriber, diarizer)
+
+
+def _run_locked(paths, folder, options, language, progress, transcriber, diarizer) -> RunResult:
+    from .diarize import Diarizer  # torch + pyannote: only when a run needs them
+
+    for path in paths:
+        audio_stage._check_readable(path)
+    hashes = [audio_stage.sha256_and_size(path)[0] for path in paths]
+    session = _existing_session(folder, hashes)
+    result = RunResult(folder=folder, session=session, exports=[])
+    bounds = speaker_bounds(options)
+    diar_request = {"model": options.diarization_model, **bounds}
+    asr_request = {"model": options.asr_model, "language": language, **ASR_DEFAULTS,
+                   "compute_type": resolve_compute_type(options.device, ASR_DEFAULTS["compute_type"])}
+
+    need_diarization = session is None or session.diarization is None or session.diarization.settings.get("request") != diar_request
+    need_transcription = session is None or session.transcription is None or session.transcription.settings.get("request") != asr_request
+
+    if need_diarization or need_transcription:
+        started = time.monotonic()
+        recording = audio_stage.load(paths, progress=lambda done, total: progress("decode", done, total))
+        result.seconds["decode"] = time.monotonic() - started
+        result.computed.append("decode")
+        if session is None:
+            session = Session(
+                name=options.name or folder.resolve().name,
+                informants=list(options.informants),
+                language=language,
+                sources=list(recording.sources),
+                moderator_label=options.moderator_label,
+            )
+            session.save(folder)
+        if need_diarization:
+            started = time.monotonic()
+            diarizer = diarizer or Diarizer(options.diarization_model, device=options.device)
+            found = diarizer(recording.audio, progress=lambda step, done, total: progress(f"diarize:{step}", done, total), **bounds)
+            session.diarization = dataclasses.replace(found, settings={**found.settings, "request": diar_request})
+            session.utterances = session.speaker_map = None
+            session.save(folder)
+            result.seconds["diarize"] = time.monotonic() - started
+            result.computed.append("diarize")
+        if need_transcription:
+            started = time.monotonic()
+            transcriber = transcriber or Transcriber(options.asr_model, device=options.device)
+            found = transcriber(recording.audio, language, progress=lambda done, total: progress("transcribe", done, total))
+            session.transcription = dataclasses.replace(found, settings={**found.settings, "request": asr_request})
+            session.utterances = session.speaker_map = None
+            session.save(folder)
+            result.seconds["transcribe"] = time.monotonic() - started
+            result.computed.append("transcribe")
+        del recording  # audio lives only in memory, and only as long as needed
+
+    session.informants = list(options.informants)
+    session.moderator_label = options.moderator_label
+    if session.utterances is None:
+        session.utterances = align(session.transcription.words, session.diarization.exclusive)
+        result.computed.append("align")
+    if session.speaker_map is None:
+        session.speaker_map = propose_map(session.utterances, session.informants, options.moderator_label)
+        result.computed.append("speakers")
+    result.warnings.extend(_speaker_warnings(session))
+    session.start_line, session.width = options.start_line, options.width
+    started = time.monotonic()
+    result.exports = write_exports(session, folder, options.formats)
+    session.save(folder)
+    result.seconds["export"] = time.monotonic() - started
+    result.computed.append("export")
+    result.session = session
+    return result
+
+
+def _existing_session(folder: Path, hashes: list[str]) -> Session | None:
+    if not Session.exists(folder):
+        return None
+    session = Session.load(folder)
+    if [source.sha256 for source in session.sources] != hashes:
+        raise SessionError(
+            f"{folder} already holds session '{session.name}' made from other recordings "
+            f"({', '.join(s.file for s in session.sources)}). Choose a new folder with --out."
+        )
+    return session
+
+
+def _speaker_warnings(session: Session) -> list[str]:
+    informants_found = sum(1 for label in session.speaker_map.values() if isinstance(label, int))
+    if informants_found < len(session.informants):
+        return [
+            f"Only {len(session.speaker_map)} speakers were found, so {len(session.informants) - informants_found} "
+            f"informant number(s) are unused. Check 'transcribe speakers {session.name}' or set --speakers."
+        ]
+    return []
+
+
+def _quiet(stage: str, done: float, total: float) -> None:
+    return None

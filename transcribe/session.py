@@ -1,0 +1,227 @@
+"""The one place that reads and writes ``session.json``.
+
+A session folder is the unit of persistence: one interview, one folder. ``session.json`` holds
+every derived fact (sources and their hashes, models, diarisation turns, words, utterances, the
+speaker map, exports and their hashes, purge state) and never audio. Each stage saves it with an
+atomic write, so a killed run resumes from the last finished stage, and everything after
+transcription works from this file alone, after the audio is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from . import __version__
+from .align import Utterance
+from .asr import Transcription, Word
+from .audio import Source
+from .diarize import Diarization, Turn
+from .errors import SessionError
+from .files import ensure_dir, write_atomic
+from .models import ModelInfo
+from .speakers import MODERATOR, Label
+
+SCHEMA = "transcribe.session/1"
+FILENAME = "session.json"
+LOCKNAME = ".transcribe.lock"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    format: str
+    file: str  # relative to the session folder
+    sha256: str
+    size: int
+    written: str
+
+
+@dataclass
+class Session:
+    name: str
+    informants: list[int]
+    language: str
+    sources: list[Source]
+    moderator_label: str = MODERATOR
+    created: str = field(default_factory=now)
+    tool_version: str = __version__
+    diarization: Diarization | None = None
+    transcription: Transcription | None = None
+    utterances: list[Utterance] | None = None
+    speaker_map: dict[str, Label] | None = None
+    start_line: int = 1
+    width: int = 80
+    exports: list[ExportRecord] = field(default_factory=list)
+    purge: dict | None = None  # written by purge.py
+
+    @property
+    def duration(self) -> float:
+        return sum(source.duration for source in self.sources)
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def save(self, folder: Path) -> None:
+        ensure_dir(Path(folder))
+        write_atomic(Path(folder) / FILENAME, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> "Session":
+        path = Path(folder) / FILENAME
+        if not path.is_file():
+            raise SessionError(f"{folder} holds no session ({FILENAME} is missing). Run 'transcribe run' first.")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SessionError(f"{path} cannot be read ({exc}). Restore it from a backup or run the session again.") from None
+        if data.get("schema") != SCHEMA:
+            raise SessionError(f"{path} has schema {data.get('schema')!r}; this version reads {SCHEMA}.")
+        try:
+            return cls.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SessionError(f"{path} is incomplete or damaged ({exc!r}). Run the session again into a new folder.") from None
+
+    @staticmethod
+    def exists(folder: Path) -> bool:
+        return (Path(folder) / FILENAME).is_file()
+
+    # -- (de)serialisation ------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        words = list(self.transcription.words) if self.transcription else []
+        return {
+            "schema": SCHEMA,
+            "name": self.name,
+            "tool_version": self.tool_version,
+            "created": self.created,
+            "updated": now(),
+            "informants": self.informants,
+            "moderator_label": self.moderator_label,
+            "language": self.language,
+            "duration": round(self.duration, 3),
+            "sources": [asdict(source) for source in self.sources],
+            "diarization": _diarization_to_dict(self.diarization) if self.diarization else None,
+            "transcription": _transcription_to_dict(self.transcription) if self.transcription else None,
+            "utterances": _utterances_to_dict(self.utterances, words) if self.utterances is not None else None,
+            "speaker_map": self.speaker_map,
+            "numbering": {"start_line": self.start_line, "width": self.width},
+            "exports": [asdict(record) for record in self.exports],
+            "purge": self.purge,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Session":
+        transcription = _transcription_from_dict(data["transcription"]) if data.get("transcription") else None
+        words = list(transcription.words) if transcription else []
+        utterances = data.get("utterances")
+        return cls(
+            name=data["name"],
+            informants=[int(n) for n in data["informants"]],
+            language=data["language"],
+            sources=[Source(**source) for source in data["sources"]],
+            moderator_label=data.get("moderator_label", MODERATOR),
+            created=data["created"],
+            tool_version=data["tool_version"],
+            diarization=_diarization_from_dict(data["diarization"]) if data.get("diarization") else None,
+            transcription=transcription,
+            utterances=_utterances_from_dict(utterances, words) if utterances is not None else None,
+            speaker_map=data.get("speaker_map"),
+            start_line=data["numbering"]["start_line"],
+            width=data["numbering"]["width"],
+            exports=[ExportRecord(**record) for record in data.get("exports", [])],
+            purge=data.get("purge"),
+        )
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold the session folder for one process; a second one is refused, never interleaved."""
+    ensure_dir(Path(folder))
+    path = Path(folder) / LOCKNAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            raise SessionError(
+                f"Another transcribe process (pid {holder}) is working on {folder}. Wait for it to finish, then run again."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _turns_to_list(turns) -> list:
+    return [[turn.start, turn.end, turn.speaker] for turn in turns]
+
+
+def _turns_from_list(rows) -> tuple[Turn, ...]:
+    return tuple(Turn(float(start), float(end), str(speaker)) for start, end, speaker in rows)
+
+
+def _diarization_to_dict(diarization: Diarization) -> dict:
+    return {
+        "models": [model.to_dict() for model in diarization.models],
+        "settings": diarization.settings,
+        "turns": _turns_to_list(diarization.turns),
+        "exclusive": _turns_to_list(diarization.exclusive),
+    }
+
+
+def _diarization_from_dict(data: dict) -> Diarization:
+    return Diarization(
+        turns=_turns_from_list(data["turns"]),
+        exclusive=_turns_from_list(data["exclusive"]),
+        models=tuple(ModelInfo(**model) for model in data["models"]),
+        settings=data["settings"],
+    )
+
+
+def _transcription_to_dict(transcription: Transcription) -> dict:
+    return {
+        "language": transcription.language,
+        "model": transcription.model.to_dict(),
+        "settings": transcription.settings,
+        "words": [[w.start, w.end, w.text, w.probability] for w in transcription.words],
+    }
+
+
+def _transcription_from_dict(data: dict) -> Transcription:
+    return Transcription(
+        words=tuple(Word(float(s), float(e), str(t), float(p)) for s, e, t, p in data["words"]),
+        language=data["language"],
+        model=ModelInfo(**data["model"]),
+        settings=data["settings"],
+    )
+
+
+def _utterances_to_dict(utterances: list[Utterance], words: list[Word]) -> list[dict]:
+    """Utterances refer to the transcription's words by index range, so words are stored once."""
+    rows = []
+    position = 0
+    for utterance in utterances:
+        first = position
+        position += len(utterance.words)
+        if tuple(words[first:position]) != utterance.words:
+            raise SessionError("Internal error: utterances do not follow the transcription's words in order.")
+        rows.append({"speaker": utterance.speaker, "start": utterance.start, "end": utterance.end, "words": [first, position]})
+    return rows
+
+
+def _utterances_from_dict(rows: list[dict], words: list[Word]) -> list[Utterance]:
+    return [
+        Utterance(speaker=row["speaker"], start=row["start"], end=row["end"], words=tuple(words[row["words"][0] : row["words"][1]]))
+        for row in rows
+    ]
