@@ -356,6 +356,7 @@ def make_no_group(out: Path, seed: int, name: str = "no_group", n_parts: int = 3
     x += room_noise(len(x), rng, -58.0)
     meta = {
         "format": "transcribe.fixture/1",
+        "generator": "scripts/make_fixtures.py",
         "kind": "espeak",
         "language": "no",
         "synthetic": True,
@@ -397,44 +398,60 @@ def read_speakers(speech: Path) -> list[dict]:
 
 
 class Bank:
-    """Cuts 2-8 s pieces from one speaker's utterances, at low-energy points, in order;
-    starts again from the top (marking the pieces `reused`) when the material runs out."""
+    """Cuts pieces from one speaker's utterances, at low-energy points, in order. When the
+    material runs out it starts again (pieces marked `reused`) in a new order and from a
+    different pause, so repeated material is cut at other places."""
 
-    def __init__(self, lib: Path, spk: dict, rng: np.random.Generator):
-        self.spk = spk
+    def __init__(self, lib: Path, spk: dict, rng: np.random.Generator, cache: dict):
+        self.spk, self.rng = spk, rng
         self.utts = []
         for rel in spk["files"]:
-            y = decode(lib / rel)
-            a, b = speech_bounds(y)
-            db = frame_db(y)
-            thr = np.percentile(db, 95) - 28
-            low = db < thr
-            cuts, i = [], 0
-            while i < len(low):               # centres of low-energy runs >= 60 ms
-                if low[i]:
-                    j = i
-                    while j < len(low) and low[j]:
-                        j += 1
-                    if j - i >= 6:
-                        cuts.append((i + j) / 2 * FRAME)
-                    i = j
-                else:
-                    i += 1
-            cuts = sorted(set([a] + [c for c in cuts if a < c < b] + [b]))
-            self.utts.append({"file": rel, "y": y, "db": db, "cuts": cuts, "a": a, "b": b})
-        order = list(rng.permutation(len(self.utts)))
-        self.utts = [self.utts[i] for i in order]
-        self.u, self.pos, self.reused = 0, self.utts[0]["a"], False
+            if rel not in cache:
+                cache[rel] = self._analyse(lib, rel)
+            self.utts.append(cache[rel])
+        self.order = list(rng.permutation(len(self.utts)))
+        self.u, self.reused = 0, False
+        self.pos = self.cur["a"]
+
+    @staticmethod
+    def _analyse(lib: Path, rel: str) -> dict:
+        y = decode(lib / rel)
+        a, b = speech_bounds(y)
+        db = frame_db(y)
+        low = db < np.percentile(db, 95) - 28
+        cuts, i = [], 0
+        while i < len(low):                   # centres of low-energy runs >= 60 ms
+            if low[i]:
+                j = i
+                while j < len(low) and low[j]:
+                    j += 1
+                if j - i >= 6:
+                    cuts.append((i + j) / 2 * FRAME)
+                i = j
+            else:
+                i += 1
+        cuts = sorted(set([a] + [c for c in cuts if a < c < b] + [b]))
+        return {"file": rel, "y": y, "db": db, "cuts": cuts, "a": a, "b": b}
+
+    @property
+    def cur(self) -> dict:
+        return self.utts[self.order[self.u]]
 
     def _next_utt(self) -> None:
         self.u += 1
         if self.u >= len(self.utts):
             self.u, self.reused = 0, True
-        self.pos = self.utts[self.u]["a"]
+            self.order = list(self.rng.permutation(len(self.utts)))
+        ut = self.cur
+        self.pos = ut["a"]
+        if self.reused:                       # start at another pause this time round
+            early = [c for c in ut["cuts"] if ut["a"] < c < min(ut["a"] + 3.0, ut["b"] - 3.0)]
+            if early:
+                self.pos = float(self.rng.choice([ut["a"]] + early))
 
     def take(self, want: float, lo: float = 2.0, hi: float = 8.0) -> dict:
         for _ in range(4 * len(self.utts) + 2):
-            ut = self.utts[self.u]
+            ut = self.cur
             if ut["b"] - self.pos < lo:
                 self._next_utt()
                 continue
@@ -464,59 +481,93 @@ class Bank:
         sys.exit(f"make_fixtures: speaker {self.spk['speaker']} has no usable audio")
 
 
-def plan_voices(rng: np.random.Generator, n_inf: int, target: float) -> list[dict] | None:
-    """Turn plan: list of {"who": 'M' | informant index, "want": seconds, "overlap": s}.
-    Informant 0 is dominant, informant n_inf-1 is the quiet one (exactly one turn)."""
-    quiet = n_inf - 1
-    weights = np.ones(n_inf)
-    weights[0] = 3.0
-    weights[1:quiet] = rng.uniform(0.7, 1.5, quiet - 1)
-    weights[quiet] = 0.0
-    quiet_at = float(rng.uniform(0.35, 0.7)) * target
-    plan, t, spoken = [], 0.0, set()
-    prev = "M"
-    plan.append({"who": "M", "want": float(rng.uniform(3.0, 5.0)), "overlap": 0.0})
-    t += plan[-1]["want"]
-    run_inf = 0
-    while t < target - 3.0:
-        if prev != "M" and (run_inf >= 2 or rng.random() < 0.45):
-            who: object = "M"
-        elif quiet not in spoken and t >= quiet_at:
-            who = quiet
-        else:
-            w = weights.copy()
-            for k in range(n_inf):
-                if k not in spoken and k != quiet:
-                    w[k] *= 2.5
-            if prev != "M":
-                w[prev] = 0.0
-            w[quiet] = 0.0
-            who = int(rng.choice(n_inf, p=w / w.sum()))
-        if who == "M":
-            want = float(rng.uniform(2.0, 4.0))
+def plan_voices(rng: np.random.Generator, n_inf: int, n_inf_turns: int,
+                short: bool) -> list[dict]:
+    """Turn plan: [{"who": "M" | informant index, "want": s, "overlap": s}]. Informant 0 is
+    the dominant one (about a third of the informant turns), informant n_inf-1 the quiet one
+    (one short turn); the others get uneven shares, at least one turn each (two in long
+    mixtures). The moderator opens and comes in between informants."""
+    quiet, n_reg = n_inf - 1, n_inf - 2
+    min_reg = 1 if short else 2
+    n_dom = max(3, int(round(0.3 * n_inf_turns)))
+    spare = n_inf_turns - 1 - n_dom - min_reg * n_reg
+    if spare < 0:
+        n_dom += spare
+        spare = 0
+    share = rng.dirichlet(np.full(n_reg, 1.5)) * spare
+    reg = np.floor(share).astype(int)
+    for k in np.argsort(-(share - reg))[: spare - int(reg.sum())]:
+        reg[k] += 1
+    reg += min_reg
+    n_dom = max(n_dom, int(reg.max()) + 2)
+    bag = [0] * n_dom + [k + 1 for k in range(n_reg) for _ in range(int(reg[k]))]
+    order = [int(i) for i in rng.permutation(bag)]
+    for _ in range(len(order) * 4):          # avoid the same informant twice in a row
+        clash = [i for i in range(1, len(order)) if order[i] == order[i - 1]]
+        if not clash:
+            break
+        i = clash[0]
+        j = int(rng.integers(len(order)))
+        order[i], order[j] = order[j], order[i]
+    q = int(round(float(rng.uniform(0.35, 0.7)) * len(order)))
+    order.insert(q, quiet)
+    p_mod, max_run = (0.5, 2) if short else (0.35, 3)
+    seq, run_inf = ["M"], 0
+    for i, who in enumerate(order):
+        if i > 0 and (run_inf >= max_run or rng.random() < p_mod):
+            seq.append("M")
             run_inf = 0
+        seq.append(who)
+        run_inf += 1
+    if rng.random() < 0.5:
+        seq.append("M")
+    plan = []
+    for who in seq:
+        want = (float(rng.uniform(2.0, 3.5)) if who == "M"
+                else float(rng.uniform(2.0, 2.8)) if who == quiet
+                else float(rng.uniform(3.5, 6.5)) if who == 0
+                else float(rng.uniform(2.5, 5.0)))
+        plan.append({"who": who, "want": want, "overlap": 0.0})
+    # a few short overlaps at turn changes (never around the quiet turn)
+    changes = [i for i in range(1, len(plan)) if quiet not in (plan[i]["who"], plan[i - 1]["who"])]
+    n_ov = max(2, int(round(0.15 * len(plan))))
+    for i in rng.choice(changes, min(n_ov, len(changes)), replace=False):
+        plan[int(i)]["overlap"] = float(rng.uniform(0.3, 0.8))
+    return plan
+
+
+def realise(plan: list[dict], banks: dict, n_inf: int,
+            rng: np.random.Generator) -> tuple[list[dict], list[dict], bool]:
+    """Cut the audio for `plan` and lay it on a timeline. Returns (pieces, turns, ok); ok is
+    False when the dominant/quiet informant did not end up the most/least talkative."""
+    quiet = n_inf - 1
+    pieces, turns = [], []
+    prev_end = float(rng.uniform(0.4, 0.9))
+    for p in plan:
+        who = p["who"]
+        lo, hi = ((2.0, 4.5) if who == "M" else (1.5, 2.8) if who == quiet else (3.0, 8.0))
+        pc = banks[who].take(p["want"], lo, hi)
+        dur = len(pc["y"]) / WORK_SR
+        if not turns:
+            start = prev_end
+        elif p["overlap"]:
+            start = prev_end - min(p["overlap"], 0.4 * dur,
+                                   0.4 * (turns[-1]["end"] - turns[-1]["start"]))
         else:
-            want = (float(rng.uniform(2.0, 2.8)) if who == quiet
-                    else float(rng.uniform(3.0, 8.0)) if who == 0
-                    else float(rng.uniform(2.5, 6.5)))
-            spoken.add(who)
-            run_inf += 1
-        ov = float(rng.uniform(0.3, 0.8)) if rng.random() < 0.2 else 0.0
-        gap = -ov if ov else float(rng.uniform(0.2, 1.0))
-        plan.append({"who": who, "want": want, "overlap": ov})
-        t += gap + want
-        prev = who
-    counts = [sum(1 for p in plan if p["who"] == k) for k in range(n_inf)]
-    n_ov = sum(1 for p in plan if p["overlap"])
-    m_turns = sum(1 for p in plan if p["who"] == "M")
-    regular = counts[1:quiet]
-    singles = sum(1 for c in regular if c < 2)
-    ok = (all(c >= 1 for c in counts) and counts[quiet] == 1
-          and counts[0] > max(regular)
-          and singles <= (len(regular) // 2 if target < 150 else 0)
-          and n_ov >= max(2, int(0.08 * len(plan))) and n_ov <= max(4, int(0.25 * len(plan)))
-          and m_turns >= 0.3 * len(plan))
-    return plan if ok else None
+            start = prev_end + float(rng.uniform(0.2, 1.0))
+        start = round(start, 3)
+        end = round(start + dur, 3)
+        pieces.append((int(round(start * WORK_SR)), pc["y"]))
+        turns.append({"who": who, "start": start, "end": end, "source": pc["file"],
+                      "source_start": pc["src_start"], "source_end": pc["src_end"],
+                      "reused": pc["reused"]})
+        prev_end = max(prev_end, end)
+    talk = [sum(t["end"] - t["start"] for t in turns if t["who"] == k) for k in range(n_inf)]
+    counts = [sum(1 for t in turns if t["who"] == k) for k in range(n_inf)]
+    singles = sum(1 for c in counts[1:quiet] if c < 2)
+    ok = (talk[quiet] == min(talk) and talk[0] >= 1.3 * max(talk[1:])
+          and singles <= (n_inf - 2) // 2)
+    return pieces, turns, ok
 
 
 def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
@@ -525,75 +576,60 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
     lib = speech / "spk" / "librispeech"
     bank = read_speakers(speech)
     rng = np.random.default_rng([seed, 2])
-    target = 70.0 if minutes is None else 60.0 * minutes
+    target = 72.0 if minutes is None else 60.0 * minutes
     if n_speakers is None:
         n_speakers = 7 if minutes is None else int(rng.integers(6, 9))
     if not 3 <= n_speakers <= len(bank):
         sys.exit(f"make_fixtures: --speakers must be 3..{len(bank)}")
     name = name or ("voices_group" if minutes is None
                     else f"voices_{minutes:g}min_{n_speakers}spk_seed{seed}")
-    # moderator and dominant informant come from speakers with several utterances
+    # The moderator and the dominant informant come from speakers with several utterances;
+    # for long mixtures the other talkative informants do too (the bank is small: ~40 s each).
     rich = [s for s in bank if len(s["files"]) >= 3]
-    rich_idx = rng.permutation(len(rich))
-    mod, dom = rich[rich_idx[0]], rich[rich_idx[1]]
-    rest = [s for s in bank if s is not mod and s is not dom]
-    while True:                               # rest of the informants: mixed genders
-        pick = [rest[i] for i in rng.choice(len(rest), n_speakers - 2, replace=False)]
-        chosen = [mod, dom] + pick
-        g = [s["gender"] for s in chosen]
+    idx = rng.permutation(len(rich))
+    mod, dom = rich[idx[0]], rich[idx[1]]
+    n_regular = n_speakers - 3
+    pool = [s for s in (rich if target >= 150 and len(rich) - 2 >= n_regular else bank)
+            if s is not mod and s is not dom]
+    for _ in range(1000):                     # mixed genders
+        regular = [pool[i] for i in rng.choice(len(pool), n_regular, replace=False)]
+        left = [s for s in bank if all(s is not c for c in [mod, dom] + regular)]
+        quiet = left[int(rng.integers(len(left)))]
+        g = [s["gender"] for s in [mod, dom, quiet] + regular]
         if min(g.count("F"), g.count("M")) >= max(1, n_speakers // 3):
             break
-    informants = [dom] + pick               # index 0 dominant, last one quiet
-    for attempt in range(1000):
-        plan = plan_voices(np.random.default_rng([seed, 3, attempt]), len(informants), target)
-        if plan:
-            break
-    else:
-        sys.exit("make_fixtures: could not make a turn plan; try another seed")
-    labels = {"M": f"spk{mod['speaker']}"}
-    labels.update({k: f"spk{s['speaker']}" for k, s in enumerate(informants)})
-    spk_of = {"M": mod}
+    informants = [dom] + regular + [quiet]   # index 0 dominant, last one quiet
+    spk_of: dict = {"M": mod}
     spk_of.update(dict(enumerate(informants)))
-    banks = {k: Bank(lib, s, rng) for k, s in spk_of.items()}
+    labels = {k: f"spk{s['speaker']}" for k, s in spk_of.items()}
     gain_db = {k: float(rng.uniform(-4.0, 1.0)) for k in spk_of}   # distance from the phone
     gain_db["M"] = float(rng.uniform(-1.0, 1.0))
-
-    pieces, turns, t = [], [], float(rng.uniform(0.4, 0.9))
-    prev_end = t
-    for p in plan:
-        if p["who"] == "M":
-            lo, hi = 2.0, 8.0
-        elif p["who"] == len(informants) - 1:      # the quiet one: one short turn
-            lo, hi = 1.5, 2.8
-        else:
-            lo, hi = 3.0, 8.0
-        pc = banks[p["who"]].take(p["want"], lo, hi)
-        dur = len(pc["y"]) / WORK_SR
-        if turns:
-            if p["overlap"]:
-                ov = min(p["overlap"], 0.4 * dur, 0.4 * (turns[-1]["end"] - turns[-1]["start"]))
-                start = prev_end - ov
-            else:
-                start = prev_end + float(rng.uniform(0.2, 1.0))
-        else:
-            start = t
-        start = round(start, 3)
-        y = pc["y"] * 10 ** ((-20 - rms_db(pc["y"]) + gain_db[p["who"]]) / 20)
-        pieces.append((int(round(start * WORK_SR)), y.astype(np.float32)))
-        end = round(start + dur, 3)
-        turns.append({"speaker": labels[p["who"]], "start": start, "end": end,
-                      "source": f"{pc['file']}", "source_start": pc["src_start"],
-                      "source_end": pc["src_end"], "reused": pc["reused"]})
-        prev_end = max(prev_end, end)
-    talk = {lab: sum(t["end"] - t["start"] for t in turns if t["speaker"] == lab)
-            for lab in labels.values()}
-    inf_talk = sorted(talk[labels[k]] for k in range(len(informants)))
-    if talk[labels[len(informants) - 1]] != inf_talk[0] or talk[labels[0]] != inf_talk[-1]:
-        print("  warning: the quiet/dominant informant is not the least/most talkative",
-              file=sys.stderr)
-    total = prev_end + float(rng.uniform(0.6, 1.0))
+    # Find the number of informant turns that gives about `target` seconds.
+    cache: dict = {}
+    short = target < 150
+    tol = 7.0 if short else 0.03 * target
+    n0 = max(len(informants) + 2, int(round(target / 6.5)))
+    got = None
+    for n_inf_turns in sorted(range(max(len(informants) + 1, n0 - 4), n0 + 5),
+                              key=lambda n: (abs(n - n0), -n)):
+        for attempt in range(40):
+            prng = np.random.default_rng([seed, 3, n_inf_turns, attempt])
+            plan = plan_voices(prng, len(informants), n_inf_turns, short)
+            banks = {k: Bank(lib, s, prng, cache) for k, s in spk_of.items()}
+            pieces, turns, ok = realise(plan, banks, len(informants), prng)
+            if ok and abs(max(t["end"] for t in turns) - target) <= tol:
+                got = pieces, turns
+                break
+        if got:
+            break
+    if got is None:
+        sys.exit("make_fixtures: could not make a mixture that meets the constraints; "
+                 "try another seed")
+    pieces, turns = got
+    total = max(t["end"] for t in turns) + float(rng.uniform(0.6, 1.0))
     x = np.zeros(int(round(total * WORK_SR)) + 1, dtype=np.float32)
-    for a, y in pieces:
+    for (a, y), t in zip(pieces, turns):
+        y = y * 10 ** ((-20 - rms_db(y) + gain_db[t["who"]]) / 20)
         x[a: a + len(y)] += y
     x = sox_reverb(x, reverberance=30, room_scale=40, wet_db=-8)
     x = normalise(x, [(tt["start"], tt["end"]) for tt in turns], -20.0)
@@ -602,15 +638,21 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
 
     speakers = {}
     for k, s in spk_of.items():
-        n = sum(1 for p in plan if p["who"] == k)
         role = ("moderator" if k == "M" else "dominant informant" if k == 0
                 else "quiet informant" if k == len(informants) - 1 else "informant")
         speakers[labels[k]] = {"role": role, "librispeech_speaker": s["speaker"],
-                               "gender": s["gender"], "subset": s["subset"], "turns": n,
+                               "gender": s["gender"], "subset": s["subset"],
+                               "turns": sum(1 for t in turns if t["who"] == k),
                                "gain_db": round(gain_db[k], 2)}
+    out_turns = []
+    for t in turns:
+        tt = {"speaker": labels[t["who"]]}
+        tt.update({k: v for k, v in t.items() if k != "who"})
+        out_turns.append(tt)
     n_over = sum(1 for a, b in zip(turns, turns[1:]) if b["start"] < a["end"])
     meta = {
         "format": "transcribe.fixture/1",
+        "generator": "scripts/make_fixtures.py",
         "kind": "librispeech-mix",
         "language": "en",
         "synthetic": False,
@@ -622,11 +664,13 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
         "moderator": labels["M"],
         "speakers": speakers,
         "overlaps": n_over,
+        "reused_turns": sum(1 for t in turns if t["reused"]),
         "attribution": ATTRIBUTION,
-        "speech_dir_files": "spk/librispeech/<speaker>/<utterance>.flac",
+        "source_files": "turn 'source' is relative to spk/librispeech/ in the shared speech "
+                        "folder; source_start/source_end are seconds in that file",
         "tools": tool_versions(),
     }
-    return write_fixture(out, name, x, turns, n_parts, meta)
+    return write_fixture(out, name, x, out_turns, n_parts, meta)
 
 
 def tool_versions() -> dict:

@@ -7,10 +7,12 @@ worst a stray ``.tmp`` file, never a truncated transcript.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import tomllib
 from pathlib import Path
 
-from .errors import TranscribeError
+from .errors import InputError, TranscribeError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -73,3 +75,21 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_toml(path: str | Path, what: str, example: str) -> dict:
+    """Read a small TOML file the researcher wrote (a map or names file), refusing it plainly."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"Cannot read the {what} {path} ({exc.strerror}). Check the path.") from None
+    except UnicodeDecodeError:
+        raise InputError(f"The {what} {path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"The {what} {path} is not valid TOML ({exc}). Write one entry per line, like {example}.") from None
+
+
+def toml_value(value) -> str:
+    """A value from such a file as it was written there, for messages: 3, "M", true."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (bool, int, float, str)) else str(value)

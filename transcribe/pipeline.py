@@ -21,7 +21,8 @@ from .errors import InputError, SessionError
 from .export import DEFAULT_FORMATS, write_exports
 from .files import ensure_dir
 from .session import ExportRecord, Session, locked
-from .speakers import MODERATOR, propose_map
+from .names import load_names
+from .speakers import MODERATOR, check_moderator_label, load_map, propose_map, relabel_moderator
 
 # progress(stage, done, total): stage is "decode", "diarize:<step>" or "transcribe".
 Progress = Callable[[str, float, float], None]
@@ -45,6 +46,9 @@ class RunOptions:
     min_speakers: int | None = None
     max_speakers: int | None = None
     moderator_label: str = MODERATOR
+    map_file: Path | None = None  # the researcher's speaker map (TOML); None keeps the saved or proposed map
+    merge: bool = False  # the map may give two clusters one label (one person split in two)
+    names_file: Path | None = None  # names to pseudonymise in every export (TOML)
 
 
 @dataclass
@@ -86,6 +90,7 @@ def run(
     language = normalise_language(options.language)
     if not options.informants:
         raise InputError("No informant numbers given. Use --informants, e.g. 1-6.")
+    check_moderator_label(options.moderator_label)
     with locked(folder):
         return _run_locked([Path(p).expanduser() for p in paths], folder, options, language, progress or _quiet, transcriber, diarizer)
 
@@ -95,6 +100,7 @@ def _run_locked(paths, folder, options, language, progress, transcriber, diarize
 
     for path in paths:
         audio_stage._check_readable(path)
+    names = load_names(options.names_file) if options.names_file is not None else None  # refused before hours of work
     hashes = [audio_stage.sha256_and_size(path)[0] for path in paths]
     session = _existing_session(folder, hashes)
     result = RunResult(folder=folder, session=session, exports=[])
@@ -141,17 +147,21 @@ def _run_locked(paths, folder, options, language, progress, transcriber, diarize
         del recording  # audio lives only in memory, and only as long as needed
 
     session.informants = list(options.informants)
+    if session.speaker_map is not None:
+        session.speaker_map = relabel_moderator(session.speaker_map, session.moderator_label, options.moderator_label)
     session.moderator_label = options.moderator_label
     if session.utterances is None:
         session.utterances = align(session.transcription.words, session.diarization.exclusive)
         result.computed.append("align")
-    if session.speaker_map is None:
+    if options.map_file is not None:
+        session.speaker_map = load_map(options.map_file, session, options.merge)
+    elif session.speaker_map is None:
         session.speaker_map = propose_map(session.utterances, session.informants, options.moderator_label)
         result.computed.append("speakers")
     result.warnings.extend(_speaker_warnings(session))
     session.start_line, session.width = options.start_line, options.width
     started = time.monotonic()
-    result.exports = write_exports(session, folder, options.formats)
+    result.exports = write_exports(session, folder, options.formats, names=names)
     session.save(folder)
     result.seconds["export"] = time.monotonic() - started
     result.computed.append("export")

@@ -62,6 +62,8 @@ class Session:
     start_line: int = 1
     width: int = 80
     exports: list[ExportRecord] = field(default_factory=list)
+    # {"names": n, "replacements": n}: never the names themselves, which are the key to the pseudonyms
+    pseudonymisation: dict | None = None
     purge: dict | None = None  # written by purge.py
 
     @property
@@ -115,6 +117,7 @@ class Session:
             "speaker_map": self.speaker_map,
             "numbering": {"start_line": self.start_line, "width": self.width},
             "exports": [asdict(record) for record in self.exports],
+            "pseudonymisation": self.pseudonymisation,
             "purge": self.purge,
         }
 
@@ -138,6 +141,7 @@ class Session:
             start_line=data["numbering"]["start_line"],
             width=data["numbering"]["width"],
             exports=[ExportRecord(**record) for record in data.get("exports", [])],
+            pseudonymisation=data.get("pseudonymisation"),
             purge=data.get("purge"),
         )
 

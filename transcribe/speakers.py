@@ -2,20 +2,26 @@
 
 Diarisation names clusters ``SPEAKER_00``, ``SPEAKER_01`` … in no useful order. A focus group
 has one moderator, a known range of informant numbers (1–6 for group 1, 7–12 for group 2) and
-sometimes silent-ish observers. The proposal here is a starting point the researcher checks.
+sometimes silent-ish observers. The proposal here is a starting point the researcher checks and
+corrects with a map file (TOML, ``SPEAKER_03 = 4``), which is checked here before it is used.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence, Union
 
 from .align import Utterance
 from .errors import InputError
+from .files import read_toml, toml_value
+from .timecode import clock
 
 Label = Union[int, str]  # informant number, the moderator label ("M"), or an observer ("O1")
 MODERATOR = "M"
+OPENING = 0.1  # weight of opening the session in the moderator score (see propose_map)
 
 
 @dataclass(frozen=True)
@@ -64,12 +70,25 @@ def stats(utterances: Sequence[Utterance]) -> list[SpeakerStats]:
 
 
 def propose_map(utterances: Sequence[Utterance], informants: Sequence[int], moderator: str = MODERATOR) -> dict[str, Label]:
-    """Moderator = most questions (ties and no questions: who spoke first); informants by
-    order of first speaking; clusters beyond the informant count with least talk become observers."""
+    """A first map for the researcher to check.
+
+    Moderator: the cluster that asks and steers, scored as its share of all questions plus its
+    share of all turns (a moderator comes in between the informants), plus a little for opening
+    the session: enough to decide a close call, not so much that a cough before the welcome
+    wins. Informants: numbered in order of first speaking. Clusters beyond the informant count
+    with the least talk time become observers (O1, O2 … in order of first speaking).
+    """
     table = stats(utterances)
     if not table:
         return {}
-    lead = max(table, key=lambda row: (row.questions, -row.first_start))
+    questions = sum(row.questions for row in table) or 1
+    turns = sum(row.turns for row in table)
+
+    def steering(row: SpeakerStats) -> tuple[float, float]:
+        opened = OPENING if row is table[0] else 0.0
+        return (row.questions / questions + row.turns / turns + opened, -row.first_start)
+
+    lead = max(table, key=steering)
     others = [row for row in table if row is not lead]
     by_talk = sorted(others, key=lambda row: -row.talk_time)
     kept = {row.speaker for row in by_talk[: len(informants)]}
@@ -85,5 +104,116 @@ def propose_map(utterances: Sequence[Utterance], informants: Sequence[int], mode
     return mapping
 
 
-def format_label(label: Label) -> str:
-    return str(label)
+# -- the map file the researcher edits ---------------------------------------------------------
+
+OBSERVER = re.compile(r"O[1-9][0-9]*")
+
+
+def format_informants(numbers: Sequence[int]) -> str:
+    """[1..6] → '1–6'; [1, 2, 3, 5] → '1, 2, 3, 5'."""
+    ordered = sorted(numbers)
+    if ordered and ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 1:
+        return f"{ordered[0]}–{ordered[-1]}"
+    return ", ".join(str(n) for n in ordered)
+
+
+def check_moderator_label(label: str) -> str:
+    """The moderator's label must read as a speaker name in every format, and never as another label."""
+    if (not label or label != label.strip() or len(label) > 30 or not label.isprintable() or label.isdigit()
+            or OBSERVER.fullmatch(label.upper()) or any(c in label for c in ":<>&")):
+        raise InputError(
+            f"--moderator-label '{label}' cannot be used. Write a short name such as M or Moderator: "
+            "not only digits, not like O1 (that is an observer), and without : < > or &."
+        )
+    return label
+
+
+def relabel_moderator(mapping: dict[str, Label], old: str, new: str) -> dict[str, Label]:
+    return {cluster: (new if label == old else label) for cluster, label in mapping.items()}
+
+
+def load_map(path: str | Path, session, merge: bool = False) -> dict[str, Label]:
+    """Read a map file (TOML, ``SPEAKER_03 = 4``) and check it against ``session``."""
+    return check_map(read_toml(path, "map file", "SPEAKER_03 = 4"), session, str(path), merge)
+
+
+def check_map(data: dict, session, source: str, merge: bool = False) -> dict[str, Label]:
+    """Every cluster that speaks gets exactly one valid label; refuse anything else, naming the cluster.
+
+    Two clusters may share a label only with ``merge`` (one person the diarisation split in two).
+    """
+    spoken = list(dict.fromkeys(u.speaker for u in session.utterances))
+    known = set(spoken) | ({turn.speaker for turn in session.diarization.turns} if session.diarization else set())
+    moderator = session.moderator_label
+    informants = format_informants(session.informants)
+    problems = []
+    mapping: dict[str, Label] = {}
+    for cluster, value in data.items():
+        label = _parse_label(value, moderator)
+        if cluster not in known:
+            problems.append(f"{cluster} is not a speaker cluster of session '{session.name}' "
+                            f"(its clusters are {', '.join(sorted(known))})")
+        elif isinstance(value, str) and value.strip().isdigit():
+            problems.append(f"{cluster} = \"{value}\" is text; write informant numbers without quotes: "
+                            f"{cluster} = {value.strip()}")
+        elif label is None:
+            problems.append(f"{cluster} = {toml_value(value)} is not a label; write \"{moderator}\" for the moderator, "
+                            f"an informant number ({informants}), or \"O1\", \"O2\" … for observers")
+        elif isinstance(label, int) and label not in session.informants:
+            problems.append(f"{cluster} = {label} is outside this session's informants ({informants})")
+        else:
+            mapping[cluster] = label
+    unlabelled = [cluster for cluster in spoken if cluster not in data]
+    if unlabelled:
+        problems.append(f"{', '.join(unlabelled)} {'has' if len(unlabelled) == 1 else 'have'} no label "
+                        "(every cluster that speaks needs one; 'transcribe speakers --template' lists them all)")
+    if not merge:
+        clusters_of: dict[Label, list[str]] = {}
+        for cluster, label in mapping.items():
+            clusters_of.setdefault(label, []).append(cluster)
+        for label, clusters in clusters_of.items():
+            if len(clusters) > 1:
+                problems.append(f"{' and '.join(clusters)} are all labelled {label} "
+                                "(if they are one person split in two, add --merge)")
+    if problems:
+        raise InputError(f"The map file {source} cannot be used: {'; '.join(problems)}.")
+    order = {cluster: index for index, cluster in enumerate(spoken)}
+    return dict(sorted(mapping.items(), key=lambda item: order.get(item[0], len(order))))
+
+
+def map_template(session) -> str:
+    """A map file to edit: each cluster's current label, with its evidence as a comment."""
+    mapping = session.speaker_map or propose_map(session.utterances, session.informants, session.moderator_label)
+    first: dict[str, Utterance] = {}
+    for utterance in session.utterances:
+        first.setdefault(utterance.speaker, utterance)
+    lines = [
+        f"# Speakers of session '{session.name}'. Edit the labels, then apply them with",
+        "#   transcribe export SESSION_FOLDER --map THIS_FILE",
+        f"# Labels: \"{session.moderator_label}\" = moderator, {format_informants(session.informants)} = informants, "
+        "\"O1\", \"O2\" … = observers.",
+        "# Two clusters with one label are one person split in two: add --merge.",
+        "",
+    ]
+    for row in stats(session.utterances):
+        value = json.dumps(mapping.get(row.speaker, "?"), ensure_ascii=False)
+        opening = first[row.speaker]
+        excerpt = opening.text if len(opening.text) <= 60 else opening.text[:60] + "…"
+        lines.append(f"{row.speaker} = {value}  # {row.talk_time:.0f} s, {row.turns} turns, {row.questions} questions; "
+                     f"first at {clock(opening.start)}: {excerpt}")
+    return "\n".join(lines) + "\n"
+
+
+def _parse_label(value, moderator: str) -> Label | None:
+    if isinstance(value, bool):  # TOML true/false are not informant numbers
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.casefold() in {MODERATOR.casefold(), moderator.casefold()}:
+            return moderator
+        if OBSERVER.fullmatch(text.upper()):
+            return text.upper()
+    return None
+

@@ -42,7 +42,7 @@ def render(document) -> str:
                     {"start": w.start, "end": w.end, "text": w.text, "probability": w.probability} for w in u.words
                 ],
             }
-            for index, u in enumerate(session.utterances)
+            for index, u in enumerate(document.utterances)
         ],
     }
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"

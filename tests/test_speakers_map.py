@@ -1,0 +1,241 @@
+"""From clusters to informants: the proposal, the map file the researcher edits, and its checks."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sessions import make_session, save_session
+from transcribe.align import Utterance
+from transcribe.asr import Word
+from transcribe.cli import cli
+from transcribe.errors import InputError
+from transcribe.session import Session
+from transcribe.speakers import load_map, map_template, propose_map
+
+
+def turn(speaker, start, seconds, text):
+    tokens = text.split()
+    step = seconds / len(tokens)
+    return Utterance(speaker, start, start + seconds,
+                     tuple(Word(start + i * step, start + (i + 1) * step, t, 1.0) for i, t in enumerate(tokens)))
+
+
+def conversation(*turns):
+    """(speaker, seconds, text) one after another, with a short pause between turns."""
+    result, start = [], 0.0
+    for speaker, seconds, text in turns:
+        result.append(turn(speaker, start, seconds, text))
+        start += seconds + 0.5
+    return result
+
+
+# -- proposal -------------------------------------------------------------------------------------
+
+def test_moderator_is_who_asks_even_when_someone_else_makes_the_first_sound():
+    utterances = conversation(
+        ("S3", 0.5, "Hm."),
+        ("S1", 4, "Velkommen alle sammen. Hva betyr gruppa for dere?"),
+        ("S2", 12, "Den betyr mye, jeg går dit hver uke."),
+        ("S1", 3, "Hvorfor det?"),
+        ("S3", 10, "Fordi vi forstår hverandre."),
+    )
+    assert propose_map(utterances, [1, 2]) == {"S1": "M", "S3": 1, "S2": 2}
+
+
+def test_without_questions_the_moderator_is_who_opens_and_steers_not_who_talks_most():
+    # Whisper does not always write question marks; a dominant informant talks longest.
+    utterances = conversation(
+        ("S0", 4, "velkommen"), ("S1", 30, "lang historie"), ("S0", 2, "takk"), ("S2", 8, "svar"),
+        ("S0", 2, "ja"), ("S1", 25, "mer"), ("S0", 2, "og du"), ("S3", 6, "svar"), ("S0", 2, "takk"),
+    )
+    assert propose_map(utterances, [7, 8, 9])["S0"] == "M"
+
+
+def test_without_questions_a_sound_before_the_welcome_does_not_make_a_moderator():
+    utterances = conversation(
+        ("S9", 0.3, "hm"), ("S0", 4, "velkommen"), ("S1", 30, "lang historie"), ("S0", 2, "takk"), ("S2", 8, "svar"),
+        ("S0", 2, "ja"), ("S1", 25, "mer"), ("S0", 2, "og du"), ("S3", 6, "svar"),
+    )
+    assert propose_map(utterances, [1, 2, 3]) == {"S9": "O1", "S0": "M", "S1": 1, "S2": 2, "S3": 3}
+
+
+def test_a_questioning_informant_does_not_become_the_moderator():
+    utterances = conversation(
+        ("S0", 4, "Velkommen. Hva tenker dere?"), ("S1", 5, "Er ikke det rart? Hvem vet? Hvorfor?"),
+        ("S0", 2, "Fortell mer."), ("S2", 6, "Jeg er enig."), ("S0", 2, "Og du?"), ("S3", 6, "Ja."),
+        ("S0", 2, "Takk."), ("S1", 5, "Ja."),
+    )
+    assert propose_map(utterances, [1, 2, 3])["S0"] == "M"
+
+
+def test_informants_in_order_of_first_speaking_and_least_talk_beyond_the_count_are_observers():
+    utterances = conversation(
+        ("S0", 3, "Hva betyr gruppa?"), ("S4", 9, "a"), ("S5", 1, "b"), ("S2", 8, "c"),
+        ("S0", 2, "Og?"), ("S6", 0.8, "d"), ("S1", 7, "e"),
+    )
+    assert propose_map(utterances, [7, 8, 9]) == {"S0": "M", "S4": 7, "S5": "O1", "S2": 8, "S6": "O2", "S1": 9}
+
+
+def test_fewer_clusters_than_informants_leaves_numbers_unused():
+    utterances = conversation(("S0", 3, "Hva?"), ("S1", 5, "Svar."))
+    assert propose_map(utterances, [1, 2, 3]) == {"S0": "M", "S1": 1}
+    assert propose_map([], [1, 2]) == {}
+
+
+# -- map file ---------------------------------------------------------------------------------------
+
+def write(tmp_path, text, name="map.toml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = 'SPEAKER_00 = "M"\nSPEAKER_01 = 1\nSPEAKER_02 = 2\nSPEAKER_03 = "O1"\n'
+
+
+def test_a_good_map(tmp_path):
+    mapping = load_map(write(tmp_path, GOOD), make_session())
+    assert mapping == {"SPEAKER_00": "M", "SPEAKER_02": 2, "SPEAKER_01": 1, "SPEAKER_03": "O1"}
+    assert list(mapping) == ["SPEAKER_00", "SPEAKER_02", "SPEAKER_01", "SPEAKER_03"]  # order of first speaking
+
+
+def test_labels_are_read_leniently_as_moderator_and_observer(tmp_path):
+    session = make_session()
+    session.moderator_label = "Mod"
+    mapping = load_map(write(tmp_path, 'SPEAKER_00 = "m"\nSPEAKER_01 = 1\nSPEAKER_02 = 2\nSPEAKER_03 = "o1"\n'), session)
+    assert mapping["SPEAKER_00"] == "Mod" and mapping["SPEAKER_03"] == "O1"
+    assert load_map(write(tmp_path, GOOD.replace('"M"', '"Mod"')), session)["SPEAKER_00"] == "Mod"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('SPEAKER_00 = "M"\nSPEAKER_01 = \n', ["map.toml", "not valid TOML", "line 2"]),
+    (GOOD.replace("SPEAKER_02 = 2", "SPEAKER_02 = 9"), ["SPEAKER_02 = 9", "outside this session's informants (1–3)"]),
+    (GOOD.replace("SPEAKER_02 = 2", "SPEAKER_02 = 1"), ["SPEAKER_01 and SPEAKER_02 are all labelled 1", "--merge"]),
+    (GOOD + "SPEAKER_09 = 3\n", ["SPEAKER_09 is not a speaker cluster", "SPEAKER_00, SPEAKER_01, SPEAKER_02, SPEAKER_03"]),
+    (GOOD.replace('SPEAKER_03 = "O1"\n', ""), ["SPEAKER_03 has no label"]),
+    (GOOD.replace('"O1"', '"X"'), ['SPEAKER_03 = "X" is not a label', '"M" for the moderator', "(1–3)"]),
+    (GOOD.replace('"O1"', "true"), ["SPEAKER_03 = true is not a label"]),
+    (GOOD.replace("SPEAKER_02 = 2", 'SPEAKER_02 = "2"'), ['SPEAKER_02 = "2" is text', "SPEAKER_02 = 2"]),
+    (GOOD.replace('"M"', '"O1"'), ["SPEAKER_00 and SPEAKER_03 are all labelled O1"]),
+])
+def test_a_bad_map_is_refused_naming_the_file_and_the_cluster(tmp_path, text, expected):
+    with pytest.raises(InputError) as error:
+        load_map(write(tmp_path, text), make_session())
+    message = str(error.value)
+    assert message.startswith(f"The map file {tmp_path / 'map.toml'}")
+    for part in expected:
+        assert part in message
+
+
+def test_every_problem_is_named_at_once(tmp_path):
+    with pytest.raises(InputError) as error:
+        load_map(write(tmp_path, 'SPEAKER_00 = "M"\nSPEAKER_01 = 7\nSPEAKER_08 = 1\n'), make_session())
+    message = str(error.value)
+    assert "SPEAKER_01 = 7" in message and "SPEAKER_08" in message and "SPEAKER_02, SPEAKER_03 have no label" in message
+
+
+def test_merge_lets_two_clusters_be_one_informant(tmp_path):
+    path = write(tmp_path, GOOD.replace("SPEAKER_02 = 2", "SPEAKER_02 = 1"))
+    assert load_map(path, make_session(), merge=True)["SPEAKER_02"] == 1
+
+
+def test_a_missing_or_unreadable_map_file(tmp_path):
+    with pytest.raises(InputError, match="Cannot read the map file"):
+        load_map(tmp_path / "nope.toml", make_session())
+    (tmp_path / "latin1.toml").write_bytes('SPEAKER_00 = "Mø"\n'.encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_map(tmp_path / "latin1.toml", make_session())
+
+
+def test_the_template_reads_back_as_the_current_map(tmp_path):
+    session = make_session()
+    text = map_template(session)
+    assert 'SPEAKER_01 = 2  # 15 s, 1 turns, 0 questions; first at 00:00:10: Vi møtes utenom gruppa' in text
+    assert load_map(write(tmp_path, text), session) == session.speaker_map
+
+
+# -- through the CLI ------------------------------------------------------------------------------------
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(arg) for arg in args])
+
+
+def test_speakers_template_then_export_with_the_edited_map(tmp_path):
+    folder = tmp_path / "gruppe1"
+    save_session(folder)
+    template = invoke("speakers", folder, "--template")
+    assert template.exit_code == 0
+    edited = template.output.replace("SPEAKER_02 = 1", "SPEAKER_02 = 3")
+    result = invoke("export", folder, "--formats", "txt", "--map", write(tmp_path, edited))
+    assert result.exit_code == 0, result.output
+    assert Session.load(folder).speaker_map["SPEAKER_02"] == 3
+    assert "\n3              2         For meg betyr" in (folder / "gruppe1.txt").read_text(encoding="utf-8")
+
+
+def test_export_with_a_bad_map_exits_3_and_changes_nothing(tmp_path):
+    folder = tmp_path / "gruppe1"
+    save_session(folder)
+    result = invoke("export", folder, "--map", write(tmp_path, GOOD.replace("SPEAKER_02 = 2", "SPEAKER_02 = 1")))
+    assert result.exit_code == 3
+    assert "SPEAKER_01 and SPEAKER_02" in result.output and "map.toml" in result.output
+    assert Session.load(folder).speaker_map == make_session().speaker_map
+    assert not (folder / "gruppe1.txt").exists()
+
+
+def test_export_merge_makes_two_clusters_one_turn(tmp_path):
+    folder = tmp_path / "gruppe1"
+    save_session(folder)
+    merged = 'SPEAKER_00 = "M"\nSPEAKER_01 = 2\nSPEAKER_02 = 2\nSPEAKER_03 = "O1"\n'
+    assert invoke("export", folder, "--formats", "txt", "--map", write(tmp_path, merged), "--merge").exit_code == 0
+    lines = (folder / "gruppe1.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[5].startswith("2              2 ") and lines[6].startswith("               3 ")  # one turn, one label
+
+
+def test_speakers_json_and_session_errors(tmp_path):
+    folder = tmp_path / "gruppe1"
+    save_session(folder)
+    result = invoke("speakers", folder, "--json")
+    assert result.exit_code == 0
+    assert '"speaker": "SPEAKER_01"' in result.output and '"label": 2' in result.output
+    assert invoke("speakers", tmp_path / "none").exit_code == 5
+    session = make_session()
+    session.utterances = None
+    session.save(tmp_path / "unfinished")
+    assert invoke("speakers", tmp_path / "unfinished").exit_code == 5
+    assert invoke("export", tmp_path / "unfinished", "--map", write(tmp_path, GOOD)).exit_code == 5
+
+
+# -- through the pipeline (speech stages replaced by fixed results) ----------------------------------------
+
+class FixedTranscriber:
+    def __init__(self, session):
+        self.transcription = session.transcription
+
+    def __call__(self, audio, language, progress=None):
+        return self.transcription
+
+
+class FixedDiarizer:
+    def __init__(self, session):
+        self.diarization = session.diarization
+
+    def __call__(self, audio, progress=None, **bounds):
+        return self.diarization
+
+
+def test_run_applies_the_map_and_the_names(tmp_path):
+    from media import make_tone
+    from transcribe.pipeline import RunOptions, run
+
+    recording = make_tone(tmp_path / "gruppe1.wav", seconds=40.0)
+    session = make_session()
+    names = write(tmp_path, "Kari = 3\n", "names.toml")
+    options = RunOptions(informants=[1, 2, 3], name="gruppe1", map_file=write(tmp_path, GOOD), names_file=names)
+    result = run([recording], tmp_path / "out", options, transcriber=FixedTranscriber(session), diarizer=FixedDiarizer(session))
+    assert result.session.speaker_map == {"SPEAKER_00": "M", "SPEAKER_02": 2, "SPEAKER_01": 1, "SPEAKER_03": "O1"}
+    text = (tmp_path / "out" / "gruppe1.txt").read_text(encoding="utf-8")
+    assert "Kari" not in text and "[informant 3]s mann" in text
+    saved = Session.load(tmp_path / "out")
+    assert saved.speaker_map == result.session.speaker_map
+    assert saved.pseudonymisation == {"names": 1, "replacements": 2}

