@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import TranscribeError
+from .errors import InputError, TranscribeError
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
@@ -104,7 +104,9 @@ def cli(verbose: bool) -> None:
 @click.option("--out", "-o", "out", type=click.Path(path_type=Path), help="Session folder (default: named after the first recording).")
 @click.option("--name", help="Session name, used for export file names (default: the folder's name).")
 @click.option("--language", "-l", default="no", show_default=True, help="no (Bokmål; nb also works) or nn (Nynorsk). Never auto-detected.")
-@click.option("--start-line", type=int, default=1, show_default=True, help="Number of the first transcript line.")
+@click.option("--start-line", type=int, help="Number of the first transcript line (default 1).")
+@click.option("--continue-from", type=click.Path(path_type=Path),
+              help="Another session folder: number on after its last line (group 2 after group 1).")
 @click.option("--width", type=int, default=80, show_default=True, help="Wrap text lines at this many characters.")
 @click.option("--formats", default="txt,json", show_default=True, help="Export formats, comma-separated.")
 @click.option("--asr-model", help="A CTranslate2 Whisper folder, or the name of one in the models directory "
@@ -125,7 +127,7 @@ def cli(verbose: bool) -> None:
 @click.option("--purge", "purge_audio", is_flag=True,
               help="Then destroy the recordings, once the exports are written and verified (see 'transcribe purge').")
 @click.option("--yes", "-y", is_flag=True, help="With --purge: do not ask for confirmation.")
-def run(recordings, informants, out, name, language, start_line, width, formats, asr_model, diarization_model,
+def run(recordings, informants, out, name, language, start_line, continue_from, width, formats, asr_model, diarization_model,
         models_dir, num_speakers, min_speakers, max_speakers, moderator_label, map_file, merge, names_file, as_json, quiet,
         purge_audio, yes):
     """Transcribe RECORDINGS (one session, in recording order) into a session folder.
@@ -133,17 +135,21 @@ def run(recordings, informants, out, name, language, start_line, width, formats,
     \b
     Example:
       transcribe run gruppe1.m4a --informants 1-6 --out gruppe1/
-      transcribe run del1.m4a del2.m4a --informants 7-12 --start-line 413 --out gruppe2/
+      transcribe run del1.m4a del2.m4a --informants 7-12 --continue-from gruppe1/ --out gruppe2/
 
     Rerunning on the same folder reuses finished stages.
     """
-    from .export import parse_formats
+    from .export import last_line, parse_formats
     from .models import resolve
     from .pipeline import RunOptions, run as run_pipeline
     from .speakers import parse_informants
 
+    if start_line is not None and continue_from is not None:
+        raise InputError("Give either --start-line or --continue-from, not both.")
+    if continue_from is not None:
+        start_line = last_line(continue_from) + 1
     options = RunOptions(
-        informants=parse_informants(informants), language=language, name=name, start_line=start_line, width=width,
+        informants=parse_informants(informants), language=language, name=name, start_line=1 if start_line is None else start_line, width=width,
         formats=parse_formats(formats),
         asr_model=asr_model and str(resolve(asr_model, "asr", models_dir)),
         diarization_model=diarization_model and str(resolve(diarization_model, "diarization", models_dir)),
@@ -539,10 +545,9 @@ def models_check(targets, models_dir, as_json):
               help="The models directory to fetch into (default: $TRANSCRIBE_MODELS, else ./models).")
 @click.option("--token", help="A Hugging Face token, for gated models (default: $HF_TOKEN, else your saved login).")
 @click.option("--revision", help="A branch, tag or commit of the source repository (default: its latest).")
-@click.option("--quantization", type=click.Choice(["int8", "int8_float16", "int8_float32", "int8_bfloat16", "int16",
-                                                   "float16", "bfloat16", "float32"]),
-              help="Convert the Transformers weights here with CTranslate2 at this precision instead of taking the "
-                   "published conversion (needs 'pip install transformers').")
+@click.option("--quantization", help="Convert the Transformers weights here with CTranslate2 at this precision "
+                                      "(int8, int8_float16, float16, …) instead of taking the published conversion "
+                                      "(needs 'pip install transformers').")
 def models_fetch(name, directory, token, revision, quantization):
     """Download a model, with a manifest, on a networked machine; without NAME, list what can be fetched.
 

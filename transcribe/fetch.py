@@ -154,6 +154,8 @@ def fetch(
         from huggingface_hub import HfApi, hf_hub_download
 
         info = HfApi(endpoint=endpoint, token=token).model_info(repo, revision=revision, files_metadata=True)
+        if not info.sha:
+            raise ModelError(f"{endpoint} did not say which commit of {repo} it serves, so the model's origin could not be recorded.")
         wanted = _select(info.siblings or [], entry, quantization)
         _check_space(root, wanted, download, converting=quantization is not None)
         total = sum(_size(sibling) or 0 for sibling in wanted)

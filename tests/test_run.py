@@ -1,0 +1,157 @@
+"""End to end: the real CLI, the real embedded models, real recordings in several parts.
+
+Each fixture is run once per test module (the models take tens of seconds on 2 cores) and the
+tests read what that run wrote.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from transcribe.cli import cli
+from transcribe.session import Session
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NO_PARTS = [FIXTURES / f"no_group_part{i}.m4a" for i in (1, 2, 3)]
+LINE = re.compile(r"^(\S*)\s+(\d+)\s+(.+)$")
+
+pytestmark = pytest.mark.slow
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture(scope="module")
+def norwegian(tmp_path_factory):
+    """The espeak Norwegian group (moderator + 3 informants, 3 .m4a parts) as group 2 from line 413."""
+    out = tmp_path_factory.mktemp("run") / "gruppe2"
+    result = invoke("run", *NO_PARTS, "--informants", "7-9", "--start-line", "413", "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory):
+    """Seven real voices (LibriSpeech) in one .m4a: a moderator and six informants."""
+    out = tmp_path_factory.mktemp("run") / "voices"
+    result = invoke("run", FIXTURES / "voices_group.m4a", "--informants", "1-6", "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.stdout)
+
+
+def transcript_lines(path):
+    rows = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        match = LINE.match(text)
+        if match and match.group(2).isdigit() and not text.startswith("#"):
+            rows.append((match.group(1), int(match.group(2)), match.group(3)))
+    return rows
+
+
+def test_numbered_transcript_of_a_session_in_three_parts(norwegian):
+    out, summary = norwegian
+    text = (out / "gruppe2.txt").read_text(encoding="utf-8")
+    assert text.splitlines()[3].split() == ["Informant", "nr.", "Linjenr.", "Tekstlinjer"]
+    rows = transcript_lines(out / "gruppe2.txt")
+    numbers = [number for _, number, _ in rows]
+    assert numbers == list(range(413, 413 + len(rows))) and len(rows) >= 10
+    labels = {label for label, _, _ in rows if label}
+    assert "M" in labels and labels <= {"M", "7", "8", "9", "O1", "O2"}
+    # Who is who is judged on real voices (below): espeak voices are too alike for a real
+    # speaker-embedding model, so here only the plumbing of labels is checked.
+    assert len(labels & {"7", "8", "9"}) >= 2
+    words = text.lower()
+    # Characteristic words of the script survive Whisper base on espeak speech.
+    expected = ("velkommen", "takk", "gruppe", "møte", "skummelt", "mannen", "vanskelig", "første gang", "eget liv")
+    assert sum(word in words for word in expected) >= 6
+    assert all(len(row[2]) <= 80 for row in rows)
+    assert summary["exports"][0]["file"] == "gruppe2.txt"
+
+
+def test_sources_are_laid_end_to_end_and_hashed(norwegian):
+    out, _ = norwegian
+    truth = json.loads((FIXTURES / "no_group.json").read_text())
+    session = Session.load(out)
+    assert [s.file for s in session.sources] == [p.name for p in NO_PARTS]
+    for source, part in zip(session.sources, truth["parts"]):
+        assert source.offset == pytest.approx(part["offset"], abs=0.03)
+        assert source.duration == pytest.approx(part["duration"], abs=0.03)
+        assert source.codec == "aac" and source.sample_rate == 48000 and source.channels == 1
+    import hashlib
+
+    assert session.sources[2].sha256 == hashlib.sha256(NO_PARTS[2].read_bytes()).hexdigest()
+
+
+def test_json_export_follows_the_documented_interface(norwegian):
+    out, _ = norwegian
+    data = json.loads((out / "gruppe2.json").read_text(encoding="utf-8"))
+    assert data["format"] == "transcribe.transcript/1"
+    assert data["session"]["informants"] == [7, 8, 9] and data["session"]["language"] == "no"
+    utterances = data["utterances"]
+    assert utterances[0]["first_line"] == 413
+    for before, after in zip(utterances, utterances[1:]):
+        assert after["first_line"] == before["last_line"] + 1
+        assert after["start"] >= before["start"]
+    assert all(u["label"] == "M" or isinstance(u["label"], int) or u["label"].startswith("O") for u in utterances)
+    assert all(u["words"] and u["words"][0]["start"] == u["start"] for u in utterances)
+    # Parts laid end to end: speech is found in the third part, after its offset.
+    assert utterances[-1]["end"] > Session.load(out).sources[2].offset
+
+
+def test_a_second_run_reuses_every_speech_stage(norwegian):
+    out, _ = norwegian
+    before = (out / "gruppe2.txt").read_text(encoding="utf-8")
+    result = invoke("run", *NO_PARTS, "--informants", "7-9", "--start-line", "500", "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert "diarize" not in summary["computed"] and "transcribe" not in summary["computed"]
+    assert "decode" not in summary["computed"]
+    after = (out / "gruppe2.txt").read_text(encoding="utf-8")
+    assert transcript_lines(out / "gruppe2.txt")[0][1] == 500
+    assert [r[2] for r in transcript_lines(out / "gruppe2.txt")] == [r[2] for r in transcript_lines_from(before)]
+
+
+def transcript_lines_from(text):
+    rows = []
+    for line in text.splitlines():
+        match = LINE.match(line)
+        if match and not line.startswith("#"):
+            rows.append((match.group(1), int(match.group(2)), match.group(3)))
+    return rows
+
+
+def test_other_recordings_in_a_used_folder_are_refused(norwegian):
+    out, _ = norwegian
+    result = invoke("run", FIXTURES / "npsc" / "norwegian-short-3s.mp3", "--informants", "7-9", "--out", out)
+    assert result.exit_code == 5
+    assert "other recordings" in result.stderr and "Traceback" not in result.output
+
+
+def test_real_voices_are_told_apart(voices):
+    """Seven real speakers: diarisation finds seven, and each true speaker maps to one label."""
+    out, summary = voices
+    truth = json.loads((FIXTURES / "voices_group.json").read_text())
+    session = Session.load(out)
+    labels = session.speaker_map
+    found = {turn.speaker for turn in session.diarization.exclusive}
+    assert len(found) == len(truth["speakers"]) == 7
+    # Majority label of each true speaker's words; the seven majorities must be seven labels.
+    votes = {}
+    for utterance in session.utterances:
+        for word in utterance.words:
+            middle = (word.start + word.end) / 2
+            for turn in truth["turns"]:
+                if turn["start"] <= middle <= turn["end"]:
+                    votes.setdefault(turn["speaker"], {}).setdefault(labels[utterance.speaker], 0)
+                    votes[turn["speaker"]][labels[utterance.speaker]] += 1
+                    break
+    majority = {speaker: max(counts, key=counts.get) for speaker, counts in votes.items()}
+    assert len(majority) == 7 and len(set(majority.values())) == 7
+    assert majority[truth["moderator"]] == "M"
+    correct = sum(counts[majority[speaker]] for speaker, counts in votes.items())
+    assert correct / sum(sum(c.values()) for c in votes.values()) >= 0.9
