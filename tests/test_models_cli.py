@@ -212,3 +212,10 @@ def test_transcripts_record_model_revision_language_and_tool_version(tmp_path):
     assert exported["models"][0] == {"role": "asr", "name": "NbAiLab/nb-whisper-large", "sha256": "ab" * 32, "revision": REVISION}
     assert exported["language"] == "no" and exported["tool_version"]
     assert Session.load(tmp_path).transcription.model == asr
+
+
+def test_the_fetch_script_is_the_fetch_command():
+    script = PACKAGE.parent / "scripts" / "fetch_models.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "nb-whisper-large" in done.stdout and "speaker-diarization-community-1" in done.stdout

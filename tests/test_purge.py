@@ -23,13 +23,11 @@ from click.testing import CliRunner
 import sessions
 from media import make_tone
 from transcribe import purge as purge_stage
-from transcribe.asr import DEFAULTS as ASR_DEFAULTS
-from transcribe.asr import resolve_compute_type
 from transcribe.audio import Source
 from transcribe.cli import cli
 from transcribe.errors import PurgeError
 from transcribe.export import write_exports
-from transcribe.pipeline import RunOptions, speaker_bounds
+from transcribe.pipeline import RunOptions, diarization_request, transcription_request
 from transcribe.purge import purge
 from transcribe.session import Session
 from transcribe.verify import scan, verify_purge
@@ -69,10 +67,8 @@ def make_session(recordings: list[Path]) -> Session:
         for i, path in enumerate(recordings)
     ]
     options = RunOptions(informants=session.informants)
-    asr_request = {"model": None, "language": "no", **ASR_DEFAULTS,
-                   "compute_type": resolve_compute_type("cpu", ASR_DEFAULTS["compute_type"])}
-    session.diarization = replace(session.diarization, settings={"request": {"model": None, **speaker_bounds(options)}})
-    session.transcription = replace(session.transcription, settings={"request": asr_request})
+    session.diarization = replace(session.diarization, settings={"request": diarization_request(options)})
+    session.transcription = replace(session.transcription, settings={"request": transcription_request(options)})
     return session
 
 

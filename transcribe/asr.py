@@ -14,6 +14,7 @@ import numpy as np
 
 from . import models
 from .audio import SAMPLE_RATE
+from .device import cuda_errors, load_cuda_libraries, resolve_batch_size, resolve_compute_type
 from .errors import InputError, ModelError
 
 LANGUAGES = {"no": "no", "nb": "no", "nn": "nn"}
@@ -24,7 +25,11 @@ DEFAULTS = {
     "vad_filter": True,
     # Carrying text across windows makes Whisper repeat itself on long, noisy recordings.
     "condition_on_previous_text": False,
-    "compute_type": "auto",
+    "compute_type": "auto",  # float16 on a GPU, int8 on CPU (device.py)
+    # Above 1, that many windows of speech (cut by the VAD) are decoded at once by faster-whisper's
+    # BatchedInferencePipeline: several times faster on a GPU. 1 is the sequential decoder. auto:
+    # device.CUDA_BATCH_SIZE on a GPU, 1 on CPU.
+    "batch_size": "auto",
 }
 
 
@@ -53,35 +58,37 @@ def normalise_language(code: str) -> str:
     return LANGUAGES[key]
 
 
-def resolve_compute_type(device: str, compute_type: str) -> str:
-    if compute_type != "auto":
-        return compute_type
-    return "float16" if device == "cuda" else "int8"
-
-
 class Transcriber:
     """A Whisper model loaded once and used for many recordings."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu", **settings):
-        from faster_whisper import WhisperModel
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.model_info = models.asr_model(model_path)
         self.device = device
         self.settings = {**DEFAULTS, **settings}
         self.settings["compute_type"] = resolve_compute_type(device, self.settings["compute_type"])
+        self.settings["batch_size"] = resolve_batch_size(device, self.settings["batch_size"])
+        if self.settings["batch_size"] > 1 and not self.settings["vad_filter"]:
+            raise InputError("Batched transcription cuts the audio at pauses found by the VAD, so it needs vad_filter; "
+                             "use batch size 1 to transcribe without it.")
+        if device == "cuda":
+            load_cuda_libraries()
         try:
-            self._model = WhisperModel(
-                self.model_info.path,
-                device=device,
-                compute_type=self.settings["compute_type"],
-                cpu_threads=os.cpu_count() or 1,
-                local_files_only=True,
-            )
+            with cuda_errors(device, f"Loading the Whisper model in {self.model_info.path}"):
+                self._model = WhisperModel(
+                    self.model_info.path,
+                    device=device,
+                    compute_type=self.settings["compute_type"],
+                    cpu_threads=os.cpu_count() or 1,
+                    local_files_only=True,
+                )
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(
                 f"The Whisper model in {self.model_info.path} could not be loaded on {device} "
                 f"({str(exc).splitlines()[0]}). Check the folder, or try --device cpu."
             ) from None
+        self._batched = BatchedInferencePipeline(self._model) if self.settings["batch_size"] > 1 else None
 
     def __call__(
         self,
@@ -92,23 +99,23 @@ class Transcriber:
         """Transcribe 16 kHz mono audio; ``progress(seconds_done, seconds_total)``."""
         language = normalise_language(language)
         total = len(audio) / SAMPLE_RATE
-        segments, _info = self._model.transcribe(
-            audio,
-            language=language,
-            task="transcribe",
-            beam_size=self.settings["beam_size"],
-            word_timestamps=True,
-            vad_filter=self.settings["vad_filter"],
-            condition_on_previous_text=self.settings["condition_on_previous_text"],
-        )
+        common = {"language": language, "task": "transcribe", "beam_size": self.settings["beam_size"], "word_timestamps": True}
         words: list[Word] = []
-        for segment in segments:  # a generator: the work happens while iterating
-            for word in segment.words or ():
-                text = word.word.strip()
-                if text:
-                    words.append(Word(round(float(word.start), 3), round(float(word.end), 3), text, round(float(word.probability), 4)))
-            if progress:
-                progress(min(segment.end, total), total)
+        with cuda_errors(self.device, "Transcription"):
+            if self._batched is None:
+                segments, _info = self._model.transcribe(
+                    audio, **common, vad_filter=self.settings["vad_filter"],
+                    condition_on_previous_text=self.settings["condition_on_previous_text"],
+                )
+            else:  # batched windows never see the text before them: condition_on_previous_text does not apply
+                segments, _info = self._batched.transcribe(audio, **common, vad_filter=True, batch_size=self.settings["batch_size"])
+            for segment in segments:  # a generator: the work happens while iterating
+                for word in segment.words or ():
+                    text = word.word.strip()
+                    if text:
+                        words.append(Word(round(float(word.start), 3), round(float(word.end), 3), text, round(float(word.probability), 4)))
+                if progress:
+                    progress(min(segment.end, total), total)
         if progress:
             progress(total, total)
         return Transcription(words=tuple(words), language=language, model=self.model_info, settings=dict(self.settings))

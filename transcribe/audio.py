@@ -23,6 +23,10 @@ from .errors import InputError
 SAMPLE_RATE = 16000
 # A session whose loudest sample is below this (-60 dBFS) holds no speech to transcribe.
 SILENCE_PEAK = 1e-3
+# Room is made up front for what the headers declare, up to this much (1.8 GB of samples); a
+# longer claim is not believed until the samples arrive, so a damaged header cannot exhaust memory.
+MAX_RESERVE_SECONDS = 8 * 3600
+HEADER_SLACK_SECONDS = 1.0  # decoders may give a few frames more than the header declares
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,46 @@ def sha256_and_size(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+class _Timeline:
+    """Samples appended in place into one buffer, so a long session is held in memory once: not
+    as a list of frames plus the array they are joined into (which needs twice the memory)."""
+
+    def __init__(self) -> None:
+        self._buffer = np.empty(0, dtype=np.float32)
+        self.size = 0
+
+    def reserve(self, count: int) -> None:
+        """Make room for ``count`` more samples; memory is only used once samples are written."""
+        needed = self.size + min(count, MAX_RESERVE_SECONDS * SAMPLE_RATE)
+        if needed > len(self._buffer):
+            grown = np.empty(needed, dtype=np.float32)
+            grown[: self.size] = self._buffer[: self.size]
+            self._buffer = grown
+
+    def append(self, samples: np.ndarray) -> None:
+        end = self.size + len(samples)
+        if end > len(self._buffer):  # more than the header said: grow by half, not frame by frame
+            self.reserve(max(len(samples), len(self._buffer) // 2))
+        self._buffer[self.size : end] = samples
+        self.size = end
+
+    def samples(self) -> np.ndarray:
+        return self._buffer[: self.size]
+
+
 def decode(path: str | Path) -> tuple[np.ndarray, dict]:
     """Decode one file to 16 kHz mono float32; return the samples and what the stream was."""
+    timeline = _Timeline()
+    info = _decode_into(Path(path), timeline)
+    return timeline.samples(), info
+
+
+def _decode_into(path: Path, timeline: _Timeline) -> dict:
+    """Append the samples of one file to ``timeline``; return what the stream was."""
     import av  # PyAV; imported here so `transcribe --help` stays fast
 
-    path = Path(path)
     _check_readable(path)
+    start = timeline.size
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
@@ -84,36 +122,47 @@ def decode(path: str | Path) -> tuple[np.ndarray, dict]:
             "sample_rate": int(stream.codec_context.sample_rate or 0),
             "channels": int(stream.codec_context.channels or 0),
         }
+        timeline.reserve(round(((declared or 0) + HEADER_SLACK_SECONDS) * SAMPLE_RATE))
         # The resampler mixes any channel layout down to mono and converts the rate.
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-        chunks: list[np.ndarray] = []
         try:
             for frame in container.decode(stream):
                 frame.pts = None
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
+                    timeline.append(out.to_ndarray().reshape(-1))
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
+                timeline.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as exc:
-            if not chunks:
+            if timeline.size == start:
                 raise InputError(
                     f"{path} could not be decoded ({_reason(exc)}). The file may be truncated or damaged; "
                     "copy it again from the phone."
                 ) from None
             raise InputError(
-                f"{path} is damaged after {sum(map(len, chunks)) / SAMPLE_RATE:.1f} s ({_reason(exc)}). "
+                f"{path} is damaged after {(timeline.size - start) / SAMPLE_RATE:.1f} s ({_reason(exc)}). "
                 "Copy it again from the phone; the tool will not transcribe half a recording silently."
             ) from None
-    if not chunks:
+    if timeline.size == start:
         raise InputError(f"{path} contains no audio samples. Check that the recording is not empty.")
-    samples = np.concatenate(chunks).astype(np.float32, copy=False)
-    decoded = len(samples) / SAMPLE_RATE
+    decoded = (timeline.size - start) / SAMPLE_RATE
     if declared and decoded < declared - max(1.0, 0.02 * declared):
         raise InputError(
             f"{path} is truncated: its header says {declared:.1f} s but only {decoded:.1f} s could be decoded. "
             "Copy it again from the phone; the tool will not transcribe half a recording silently."
         )
-    return samples, info
+    return info
+
+
+def _declared_seconds(path: Path) -> float:
+    """What a file's header declares, read before decoding; 0 when unreadable (decoding says why)."""
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            streams = container.streams.audio
+            return (_declared_duration(container, streams[0]) or 0.0) if streams else 0.0
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError):
+        return 0.0
 
 
 def _declared_duration(container, stream) -> float | None:
@@ -129,12 +178,14 @@ def load(paths: list[str | Path], progress: Callable[[int, int], None] | None = 
     """Decode the parts of one session and lay them end to end on one timeline."""
     if not paths:
         raise InputError("No recording given. Pass one or more audio files.")
-    pieces: list[np.ndarray] = []
+    paths = [Path(raw).expanduser() for raw in paths]
+    timeline = _Timeline()
+    # Room for every part at once, so the parts are decoded straight onto one timeline.
+    timeline.reserve(round(sum(_declared_seconds(path) + HEADER_SLACK_SECONDS for path in paths) * SAMPLE_RATE))
     sources: list[Source] = []
-    offset_samples = 0
-    for index, raw in enumerate(paths):
-        path = Path(raw).expanduser()
-        samples, info = decode(path)
+    for index, path in enumerate(paths):
+        start = timeline.size
+        info = _decode_into(path, timeline)
         sha256, size = sha256_and_size(path)
         sources.append(
             Source(
@@ -142,18 +193,16 @@ def load(paths: list[str | Path], progress: Callable[[int, int], None] | None = 
                 file=path.name,
                 sha256=sha256,
                 size=size,
-                offset=offset_samples / SAMPLE_RATE,
-                duration=len(samples) / SAMPLE_RATE,
+                offset=start / SAMPLE_RATE,
+                duration=(timeline.size - start) / SAMPLE_RATE,
                 **info,
             )
         )
-        pieces.append(samples)
-        offset_samples += len(samples)
         if progress:
             progress(index + 1, len(paths))
     _check_unique(sources)
-    audio = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
-    if float(np.max(np.abs(audio))) < SILENCE_PEAK:
+    audio = timeline.samples()
+    if max(float(audio.max()), -float(audio.min())) < SILENCE_PEAK:  # no |audio| copy of hours of samples
         names = ", ".join(source.file for source in sources)
         raise InputError(
             f"{names}: the recording is silent (no sound above -60 dBFS). "

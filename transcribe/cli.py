@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .device import COMPUTE_TYPES, DEVICES
 from .errors import InputError, TranscribeError
 
 EXIT_INTERNAL = 70
@@ -115,6 +116,12 @@ def cli(verbose: bool) -> None:
                                            "directory (default: the embedded one).")
 @click.option("--models-dir", type=click.Path(path_type=Path),
               help="Where model names are looked up (default: $TRANSCRIBE_MODELS, else ./models).")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="Where the speech models run: auto (an NVIDIA GPU when CUDA works, else the CPU), cpu or cuda.")
+@click.option("--compute-type", type=click.Choice(COMPUTE_TYPES), default="auto", show_default=True, metavar="TYPE",
+              help="Whisper's number format: auto (float16 on a GPU, int8 on CPU), int8_float16, float32, …")
+@click.option("--batch-size", default="auto", show_default=True, metavar="N",
+              help="Whisper windows decoded at once: auto (16 on a GPU, 1 on CPU); lower it if the GPU runs out of memory.")
 @click.option("--speakers", "num_speakers", type=int, help="Exact number of speakers, if known (moderator included).")
 @click.option("--min-speakers", type=int, help="At least this many speakers.")
 @click.option("--max-speakers", type=int, help="At most this many speakers (default: informants + moderator + 2).")
@@ -128,7 +135,7 @@ def cli(verbose: bool) -> None:
               help="Then destroy the recordings, once the exports are written and verified (see 'transcribe purge').")
 @click.option("--yes", "-y", is_flag=True, help="With --purge: do not ask for confirmation.")
 def run(recordings, informants, out, name, language, start_line, continue_from, width, formats, asr_model, diarization_model,
-        models_dir, num_speakers, min_speakers, max_speakers, moderator_label, map_file, merge, names_file, as_json, quiet,
+        models_dir, device, compute_type, batch_size, num_speakers, min_speakers, max_speakers, moderator_label, map_file, merge, names_file, as_json, quiet,
         purge_audio, yes):
     """Transcribe RECORDINGS (one session, in recording order) into a session folder.
 
@@ -139,6 +146,7 @@ def run(recordings, informants, out, name, language, start_line, continue_from, 
 
     Rerunning on the same folder reuses finished stages.
     """
+    from .device import parse_batch_size
     from .export import last_line, parse_formats
     from .models import resolve
     from .pipeline import RunOptions, run as run_pipeline
@@ -155,6 +163,7 @@ def run(recordings, informants, out, name, language, start_line, continue_from, 
         diarization_model=diarization_model and str(resolve(diarization_model, "diarization", models_dir)),
         num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers, moderator_label=moderator_label,
         map_file=map_file, merge=merge, names_file=names_file,
+        device=device, compute_type=compute_type, batch_size=parse_batch_size(batch_size),
     )
     folder = out or Path(Path(recordings[0]).stem)
     bars = StageBars(quiet or as_json)
@@ -167,7 +176,7 @@ def run(recordings, informants, out, name, language, start_line, continue_from, 
         purged = _purge(result.folder, yes=yes) if purge_audio else None
         emit_json({
             "session": session.name, "folder": str(result.folder), "duration": round(session.duration, 3),
-            "speaker_map": session.speaker_map, "computed": result.computed,
+            "speaker_map": session.speaker_map, "computed": result.computed, "device": result.device,
             "seconds": {k: round(v, 2) for k, v in result.seconds.items()}, "warnings": result.warnings,
             "exports": [{"format": r.format, "file": r.file, "sha256": r.sha256} for r in result.exports],
             **({"purge": purged.to_dict()} if purged else {}),
@@ -183,6 +192,137 @@ def run(recordings, informants, out, name, language, start_line, continue_from, 
     click.echo(f"Check them with: transcribe speakers {result.folder}")
     if purge_audio:
         _show_purge(_purge(result.folder, yes=yes))
+
+
+_SLURM_OPTIONS = {"script": "--out", "partition": "--partition", "account": "--account", "gpus": "--gpus", "cpus": "--cpus",
+                  "mem": "--mem", "time_limit": "--time"}
+
+
+@cli.command()
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--only", help="Run only these sessions of the manifest (names, comma-separated).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines on stdout (one object per event) for unattended runs.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--slurm", is_flag=True, help="Write an sbatch array script that runs the manifest on a Slurm cluster; run nothing here.")
+@click.option("--out", "-o", "script", type=click.Path(path_type=Path), help="With --slurm: write the script here (default: print it).")
+@click.option("--partition", help="With --slurm: the partition, e.g. accel.")
+@click.option("--account", help="With --slurm: the project account, e.g. p1234 (TSD) or nn1234k (Sigma2).")
+@click.option("--gpus", type=int, default=1, show_default=True, help="With --slurm: GPUs per task (0: CPU only).")
+@click.option("--cpus", type=int, default=8, show_default=True, help="With --slurm: CPU cores per task.")
+@click.option("--mem", default="32G", show_default=True, help="With --slurm: memory per task.")
+@click.option("--time", "time_limit", default="24:00:00", show_default=True, help="With --slurm: time limit per task.")
+def batch(manifest, only, as_json, quiet, slurm, script, partition, account, gpus, cpus, mem, time_limit):
+    """Run every session listed in MANIFEST (jobs.toml), unattended and resumable.
+
+    \b
+    Example:
+      transcribe batch jobs.toml
+      transcribe batch jobs.toml --json > batch.log
+      transcribe batch jobs.toml --slurm --account p1234 --partition accel --out jobs.sbatch
+
+    The manifest has a [defaults] table (models, device, language, …) and one [[session]] per
+    session (name, audio, informants, start_line or continue_from, map, names, purge, out); see
+    the README. It is checked whole before anything runs. A failed session does not stop the
+    others; run the same command again to retry it, finished stages are kept. Exit status: 0 when
+    every session is done, 9 when some did not finish, 3 when the manifest cannot be used.
+    """
+    from .batch import SlurmResources, load_manifest, run_batch, slurm_script
+    from .errors import BatchFailed
+
+    context = click.get_current_context()
+    given = [name for name in _SLURM_OPTIONS if context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    if given and not slurm:
+        raise InputError(f"{_SLURM_OPTIONS[given[0]]} only applies with --slurm.")
+    if slurm and only:
+        raise InputError("--only cannot be used with --slurm: the script runs every session, one array task each.")
+    jobs = load_manifest(manifest)
+    if slurm:
+        text = slurm_script(jobs, SlurmResources(partition=partition, account=account, gpus=gpus, cpus=cpus, mem=mem, time=time_limit))
+        if script is None:
+            click.echo(text, nl=False)
+            return
+        from .files import write_atomic
+
+        write_atomic(Path(script), text)
+        click.echo(f"Wrote {script}: {len(jobs.tasks())} array task(s) for {len(jobs.jobs)} session(s). Submit it with: sbatch {script}")
+        return
+    names = [name.strip() for name in only.split(",") if name.strip()] if only else None
+    show = _JsonLines() if as_json else _BatchProgress(quiet)
+    try:
+        outcomes = run_batch(jobs, only=names, report=show)
+    finally:
+        show.close()
+    if not as_json:
+        click.echo("\n".join(_batch_table(outcomes)))
+    unfinished = [o for o in outcomes if o.status != "done"]
+    if unfinished:
+        raise BatchFailed(
+            f"{len(unfinished)} of {len(outcomes)} sessions did not finish ({', '.join(o.job.name for o in unfinished)}); "
+            "the others are done. Fix what the table says and run the same command again: finished sessions are kept."
+        )
+
+
+class _JsonLines:
+    """Batch events as JSON Lines on stdout; progress at most every tenth of a stage."""
+
+    def __init__(self):
+        self.steps: dict[tuple[str, str], int] = {}
+
+    def __call__(self, event: dict) -> None:
+        if event["event"] == "progress":
+            step = int(10 * event["done"] / event["total"]) if event["total"] else 0
+            key = (event["session"], event["stage"])
+            if self.steps.get(key) == step:
+                return
+            self.steps[key] = step
+            event = {**event, "done": round(event["done"], 1), "total": round(event["total"], 1)}
+        click.echo(json.dumps(event, ensure_ascii=False))
+
+    def close(self) -> None:
+        return None
+
+
+class _BatchProgress:
+    """Batch events for a person: a line per session and per model load, bars per stage, on stderr."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bars = StageBars(quiet)
+
+    def __call__(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "progress":
+            self.bars(event["stage"], event["done"], event["total"])
+            return
+        self.close()
+        if kind == "start":
+            parts = len(event["audio"])
+            click.echo(f"[{event['index']}/{event['count']}] {event['session']}: {parts} recording{'s' * (parts != 1)} → "
+                       f"{event['folder']}", err=True)
+        elif kind == "model":
+            click.echo(f"Loaded the {event['role']} model on {event['device']} in {event['seconds']:.0f} s.", err=True)
+        elif kind == "end":
+            what = event["note"] or event["error"] or f"computed {', '.join(event['computed'])}"
+            click.echo(f"[{event['index']}/{event['count']}] {event['session']}: {event['status']} in {event['seconds']:.0f} s ({what})",
+                       err=True)
+            for warning in event["warnings"]:
+                click.echo(f"Warning: {warning}", err=True)
+
+    def close(self) -> None:
+        self.bars.close()
+        self.bars = StageBars(self.quiet)
+
+
+def _batch_table(outcomes) -> list[str]:
+    counts = {status: sum(1 for o in outcomes if o.status == status) for status in ("done", "failed", "skipped")}
+    rows = [("session", "status", "audio", "time", "folder, or what went wrong")]
+    for o in outcomes:
+        audio = f"{o.result.session.duration / 60:.1f} min" if o.result else "-"
+        rows.append((o.job.name, o.status, audio, f"{o.seconds:.0f} s", o.error or str(o.job.folder)))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [f"{counts['done']} done, {counts['failed']} failed, {counts['skipped']} skipped:"]
+    lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4] for row in rows]
+    return lines
 
 
 @cli.command()

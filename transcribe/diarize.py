@@ -19,6 +19,7 @@ smaller ones are merged into the nearest large cluster by pyannote.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -110,11 +111,20 @@ class Diarizer:
             return Diarization((), (), self.models, settings)
 
         def hook(step_name, step_artifact, file=None, total=None, completed=None):
-            if progress is not None:
-                progress(step_name, 1 if completed is None else completed, 1 if total is None else total)
+            if progress is None:
+                return
+            if completed is None:  # a step's result, reported once it is done
+                progress(step_name, 1, 1)
+            else:  # pyannote counts whole batches, so the last may overshoot
+                progress(step_name, min(completed, total), total)
 
         waveform = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
-        output = self._pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "session"}, hook=hook, **bounds)
+        with warnings.catch_warnings():
+            # When no one speaks 2 s on end in any window, pyannote puts every voice in one
+            # cluster and averages an empty set of embeddings on the way; the result is sound.
+            warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+            warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
+            output = self._pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "session"}, hook=hook, **bounds)
         return Diarization(
             turns=_turns(output.speaker_diarization),
             exclusive=_turns(output.exclusive_speaker_diarization),

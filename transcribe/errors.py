@@ -41,3 +41,15 @@ class VerificationFailed(TranscribeError):
     """verify-purge found something that does not hold."""
 
     exit_code = 7
+
+
+class DeviceError(TranscribeError):
+    """The GPU asked for cannot be used (no driver, a CUDA library missing, out of GPU memory)."""
+
+    exit_code = 8
+
+
+class BatchFailed(TranscribeError):
+    """A batch ran to its end, but one or more of its sessions failed (the others are done)."""
+
+    exit_code = 9

@@ -21,7 +21,9 @@ DIR_MODE = 0o700
 def ensure_dir(path: Path) -> Path:
     """Create ``path`` (owner-only) if needed; refuse clearly if it cannot be written."""
     try:
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        for parent in reversed([folder for folder in path.parents if not folder.exists()]):
+            parent.mkdir(mode=DIR_MODE, exist_ok=True)  # mkdir(parents=True) would make them readable by all
+        path.mkdir(mode=DIR_MODE, exist_ok=True)
     except OSError as exc:
         raise TranscribeError(
             f"Cannot create the output folder {path}: {exc.strerror}. Choose another folder with --out."

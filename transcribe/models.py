@@ -252,7 +252,7 @@ def write_manifest(folder: Path, *, name: str, role: str, repo: str, revision: s
     files = [
         {"path": path.relative_to(folder).as_posix(), "size": path.stat().st_size, "sha256": sha256_file(path)}
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name != MANIFEST
+        if path.is_file() and path != folder / MANIFEST
     ]
     data = {
         "format": MANIFEST_FORMAT,

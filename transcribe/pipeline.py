@@ -16,13 +16,14 @@ from typing import Callable, Sequence
 from . import audio as audio_stage
 from .align import align
 from .asr import DEFAULTS as ASR_DEFAULTS
-from .asr import Transcriber, normalise_language, resolve_compute_type
+from .asr import Transcriber, normalise_language
+from .device import check_settings, cuda_errors, parse_batch_size, resolve_device
 from .errors import InputError, SessionError
 from .export import DEFAULT_FORMATS, write_exports
 from .files import ensure_dir
 from .session import ExportRecord, Session, locked
 from .names import load_names
-from .speakers import MODERATOR, check_moderator_label, load_map, propose_map, relabel_moderator
+from .speakers import MODERATOR, check_moderator_label, load_map, propose_map, read_map, relabel_moderator
 
 # progress(stage, done, total): stage is "decode", "diarize:<step>" or "transcribe".
 Progress = Callable[[str, float, float], None]
@@ -41,7 +42,9 @@ class RunOptions:
     formats: Sequence[str] = DEFAULT_FORMATS
     asr_model: str | None = None
     diarization_model: str | None = None
-    device: str = "cpu"
+    device: str = "auto"  # auto: the GPU when both CTranslate2 and torch can use it, else the CPU
+    compute_type: str = "auto"  # Whisper's number format: float16 on a GPU, int8 on CPU
+    batch_size: int | str = "auto"  # Whisper windows decoded together: 16 on a GPU, 1 on CPU
     num_speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
@@ -59,6 +62,7 @@ class RunResult:
     computed: list[str] = field(default_factory=list)  # stages that ran (the rest were reused)
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    device: str | None = None  # where the speech stages ran; None when none had to
 
 
 def speaker_bounds(options: RunOptions) -> dict:
@@ -71,6 +75,21 @@ def speaker_bounds(options: RunOptions) -> dict:
         "min_speakers": options.min_speakers,
         "max_speakers": options.max_speakers if options.max_speakers is not None else expected + EXTRA_SPEAKERS,
     }
+
+
+def diarization_request(options: RunOptions) -> dict:
+    """What diarisation is asked for; a rerun asking the same reuses the saved result."""
+    return {"model": options.diarization_model, **speaker_bounds(options)}
+
+
+def transcription_request(options: RunOptions) -> dict:
+    """What transcription is asked for; a rerun asking the same reuses the saved result.
+
+    The device is not part of it and 'auto' stays 'auto', so a session begun on one machine can be
+    finished on another; the settings actually used are saved beside the request.
+    """
+    return {"model": options.asr_model, "language": normalise_language(options.language), **ASR_DEFAULTS,
+            "compute_type": options.compute_type, "batch_size": parse_batch_size(options.batch_size)}
 
 
 def run(
@@ -91,6 +110,7 @@ def run(
     if not options.informants:
         raise InputError("No informant numbers given. Use --informants, e.g. 1-6.")
     check_moderator_label(options.moderator_label)
+    check_settings(options.device, options.compute_type, options.batch_size)
     with locked(folder):
         return _run_locked([Path(p).expanduser() for p in paths], folder, options, language, progress or _quiet, transcriber, diarizer)
 
@@ -98,21 +118,23 @@ def run(
 def _run_locked(paths, folder, options, language, progress, transcriber, diarizer) -> RunResult:
     from .diarize import Diarizer  # torch + pyannote: only when a run needs them
 
+    _refuse_if_purged(folder, paths)
     for path in paths:
         audio_stage._check_readable(path)
     names = load_names(options.names_file) if options.names_file is not None else None  # refused before hours of work
+    if options.map_file is not None:
+        read_map(options.map_file)  # its syntax now; its clusters once diarisation has found them
     hashes = [audio_stage.sha256_and_size(path)[0] for path in paths]
     session = _existing_session(folder, hashes)
     result = RunResult(folder=folder, session=session, exports=[])
     bounds = speaker_bounds(options)
-    diar_request = {"model": options.diarization_model, **bounds}
-    asr_request = {"model": options.asr_model, "language": language, **ASR_DEFAULTS,
-                   "compute_type": resolve_compute_type(options.device, ASR_DEFAULTS["compute_type"])}
+    diar_request, asr_request = diarization_request(options), transcription_request(options)
 
     need_diarization = session is None or session.diarization is None or session.diarization.settings.get("request") != diar_request
     need_transcription = session is None or session.transcription is None or session.transcription.settings.get("request") != asr_request
 
     if need_diarization or need_transcription:
+        device = result.device = resolve_device(options.device)  # before decoding: a GPU that cannot work is said at once
         started = time.monotonic()
         recording = audio_stage.load(paths, progress=lambda done, total: progress("decode", done, total))
         result.seconds["decode"] = time.monotonic() - started
@@ -128,8 +150,9 @@ def _run_locked(paths, folder, options, language, progress, transcriber, diarize
             session.save(folder)
         if need_diarization:
             started = time.monotonic()
-            diarizer = diarizer or Diarizer(options.diarization_model, device=options.device)
-            found = diarizer(recording.audio, progress=lambda step, done, total: progress(f"diarize:{step}", done, total), **bounds)
+            with cuda_errors(device, "Diarisation"):
+                diarizer = diarizer or Diarizer(options.diarization_model, device=device)
+                found = diarizer(recording.audio, progress=lambda step, done, total: progress(f"diarize:{step}", done, total), **bounds)
             session.diarization = dataclasses.replace(found, settings={**found.settings, "request": diar_request})
             session.utterances = session.speaker_map = None
             session.save(folder)
@@ -137,7 +160,8 @@ def _run_locked(paths, folder, options, language, progress, transcriber, diarize
             result.computed.append("diarize")
         if need_transcription:
             started = time.monotonic()
-            transcriber = transcriber or Transcriber(options.asr_model, device=options.device)
+            transcriber = transcriber or Transcriber(options.asr_model, device=device, compute_type=options.compute_type,
+                                                     batch_size=options.batch_size)
             found = transcriber(recording.audio, language, progress=lambda done, total: progress("transcribe", done, total))
             session.transcription = dataclasses.replace(found, settings={**found.settings, "request": asr_request})
             session.utterances = session.speaker_map = None
@@ -146,6 +170,11 @@ def _run_locked(paths, folder, options, language, progress, transcriber, diarize
             result.computed.append("transcribe")
         del recording  # audio lives only in memory, and only as long as needed
 
+    if not session.transcription.words:
+        raise InputError(
+            f"No speech was recognised in {', '.join(s.file for s in session.sources)} ({session.duration:.1f} s), "
+            "so no transcript was written. Check that it is the right recording and that voices can be heard in it."
+        )
     session.informants = list(options.informants)
     if session.speaker_map is not None:
         session.speaker_map = relabel_moderator(session.speaker_map, session.moderator_label, options.moderator_label)
@@ -179,6 +208,24 @@ def _existing_session(folder: Path, hashes: list[str]) -> Session | None:
             f"({', '.join(s.file for s in session.sources)}). Choose a new folder with --out."
         )
     return session
+
+
+def _refuse_if_purged(folder: Path, paths: list[Path]) -> None:
+    """A rerun after a purge: say where the session stands rather than that a file does not exist."""
+    if all(path.exists() for path in paths) or not Session.exists(folder):
+        return
+    session = Session.load(folder)
+    state = (session.purge or {}).get("state")
+    if state == "complete":
+        raise SessionError(
+            f"The recordings of session '{session.name}' were purged; its transcript is kept in {folder}. "
+            f"Write exports again with 'transcribe export {folder}'."
+        )
+    if state == "in-progress":
+        raise SessionError(
+            f"A purge of session '{session.name}' was interrupted, so some recordings are already destroyed. "
+            f"Finish it with 'transcribe purge {folder}'."
+        )
 
 
 def _speaker_warnings(session: Session) -> list[str]:

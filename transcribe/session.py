@@ -160,8 +160,11 @@ def locked(folder: Path) -> Iterator[None]:
             raise SessionError(
                 f"Another transcribe process (pid {holder}) is working on {folder}. Wait for it to finish, then run again."
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError:
+            pass  # a full disk: the lock holds without the pid, which only names the holder in messages
         yield
     finally:
         os.close(fd)

@@ -22,6 +22,7 @@ from .timecode import clock
 Label = Union[int, str]  # informant number, the moderator label ("M"), or an observer ("O1")
 MODERATOR = "M"
 OPENING = 0.1  # weight of opening the session in the moderator score (see propose_map)
+MAX_INFORMANTS = 100  # far above any focus group; a larger range is a typing error, not a group
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ def parse_informants(text: str) -> list[int]:
         last = int(match.group(2) or first)
         if last < first or first < 1:
             raise InputError(f"--informants '{text}': a range must go upwards from 1 or more, like 7-12.")
+        if last - first + 1 + len(numbers) > MAX_INFORMANTS:
+            raise InputError(f"--informants '{text}' names more than {MAX_INFORMANTS} informants. "
+                             "Give the numbers of this group only, like 1-6 or 7-12.")
         numbers.extend(range(first, last + 1))
     if len(set(numbers)) != len(numbers):
         raise InputError(f"--informants '{text}' names an informant twice.")
@@ -132,9 +136,14 @@ def relabel_moderator(mapping: dict[str, Label], old: str, new: str) -> dict[str
     return {cluster: (new if label == old else label) for cluster, label in mapping.items()}
 
 
+def read_map(path: str | Path) -> dict:
+    """A map file (TOML, ``SPEAKER_03 = 4``) as written; refused if it cannot be read as TOML."""
+    return read_toml(path, "map file", "SPEAKER_03 = 4")
+
+
 def load_map(path: str | Path, session, merge: bool = False) -> dict[str, Label]:
-    """Read a map file (TOML, ``SPEAKER_03 = 4``) and check it against ``session``."""
-    return check_map(read_toml(path, "map file", "SPEAKER_03 = 4"), session, str(path), merge)
+    """Read a map file and check it against ``session``."""
+    return check_map(read_map(path), session, str(path), merge)
 
 
 def check_map(data: dict, session, source: str, merge: bool = False) -> dict[str, Label]:

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Peak memory of decoding a long recording: N hours of iPhone-like AAC → 16 kHz mono float32.
+
+A 4-hour session decodes to 4 × 3600 × 16000 × 4 bytes = 922 MB of samples; this measures what
+``transcribe.audio.load`` needs on top of that. Each measurement runs in a fresh process and
+reads the kernel's high-water mark of resident memory (VmHWM), so allocator caches and freed
+temporaries count. The recordings are generated with ffmpeg (a 10-minute AAC piece, encoded once
+and joined without re-encoding), in a temporary folder unless ``--keep`` names one.
+
+    python scripts/bench_memory.py                       # one 4-hour .m4a
+    python scripts/bench_memory.py --hours 2 --parts 4   # a session recorded in four parts
+    python scripts/bench_memory.py --files a.m4a b.m4a   # your own recordings
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PIECE_SECONDS = 600
+
+MEASURE = r"""
+import json, sys, time
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+
+from transcribe import audio
+
+before = status("VmRSS")
+started = time.perf_counter()
+session = audio.load(sys.argv[1:])
+seconds = time.perf_counter() - started
+print(json.dumps({"baseline": before, "peak": status("VmHWM"), "after": status("VmRSS"),
+                  "samples": session.audio.nbytes, "duration": session.duration, "seconds": seconds}))
+"""
+
+
+def make_recordings(folder: Path, hours: float, parts: int) -> list[Path]:
+    """``parts`` AAC .m4a files (48 kHz mono, 32 kbit/s, like Voice Memos) of ``hours`` in all."""
+    per_part = hours * 3600 / parts
+    files = []
+    for index in range(parts):
+        # One piece per part (parts of a session differ; the tool refuses the same part twice), speech-like
+        # enough for AAC to work at a realistic rate: a wandering tone plus a little noise.
+        piece = folder / f"piece{index + 1}.m4a"
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        f"aevalsrc=0.3*sin(2*PI*({200 + 20 * index}+80*sin(2*PI*0.3*t))*t)+0.02*(random(0)-0.5)"
+                        f":s=48000:d={min(PIECE_SECONDS, per_part)}",
+                        "-c:a", "aac", "-b:a", "32k", "-ac", "1", str(piece)], check=True)
+        listing = folder / f"part{index + 1}.txt"
+        listing.write_text(f"file '{piece}'\n" * max(1, round(per_part / PIECE_SECONDS)))
+        out = folder / f"part{index + 1}.m4a"
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0",
+                        "-i", str(listing), "-c", "copy", str(out)], check=True)
+        files.append(out)
+    return files
+
+
+def measure(files: list[Path]) -> dict:
+    done = subprocess.run([sys.executable, "-c", MEASURE, *map(str, files)], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"Decoding failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hours", type=float, default=4.0, help="total length to generate (default 4)")
+    parser.add_argument("--parts", type=int, default=1, help="split into this many files (default 1)")
+    parser.add_argument("--files", nargs="+", type=Path, help="measure these recordings instead of generating")
+    parser.add_argument("--keep", type=Path, help="generate into this folder and keep the files")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        files = args.files
+        if not files:
+            folder = args.keep or Path(scratch)
+            folder.mkdir(parents=True, exist_ok=True)
+            files = make_recordings(folder, args.hours, args.parts)
+        result = measure(files)
+    mb = 1e6
+    extra = result["peak"] - result["baseline"]
+    print(f"recording:  {result['duration'] / 3600:.2f} h in {len(files)} file(s)")
+    print(f"samples:    {result['samples'] / mb:8.0f} MB  (16 kHz mono float32)")
+    print(f"baseline:   {result['baseline'] / mb:8.0f} MB  (Python + numpy + PyAV)")
+    print(f"peak:       {result['peak'] / mb:8.0f} MB  → {extra / mb:.0f} MB for decoding, "
+          f"{extra / result['samples']:.2f} × the samples")
+    print(f"after:      {result['after'] / mb:8.0f} MB  (resident once decoded)")
+    print(f"time:       {result['seconds']:8.1f} s")
+
+
+if __name__ == "__main__":
+    main()

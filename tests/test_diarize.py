@@ -1,0 +1,225 @@
+"""Diarisation with the real embedded models on real voices (LibriSpeech mixture, CC BY 4.0)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from transcribe import audio, models
+from transcribe.errors import InputError, ModelError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+VOICES = FIXTURES / "voices_group.m4a"
+VOICES_RTTM = FIXTURES / "voices_group.rttm"
+# Measured: DER 0.43 (collar 0.25 s each side) with the defaults; the segmentation model alone,
+# with oracle clustering, gets 0.32 on this short, fast-alternating mixture.
+DER_BOUND = 0.50
+
+
+def reference_turns() -> list[tuple[float, float, str]]:
+    rows = [line.split() for line in VOICES_RTTM.read_text().splitlines() if line.strip()]
+    return [(float(r[3]), float(r[3]) + float(r[4]), r[7]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def voices():
+    return audio.load([VOICES]).audio
+
+
+@pytest.fixture(scope="module")
+def diarizer():
+    from transcribe.diarize import Diarizer
+
+    return Diarizer()
+
+
+@pytest.fixture(scope="module")
+def found(diarizer, voices):
+    seen = []
+    result = diarizer(voices, progress=lambda step, done, total: seen.append((step, done, total)))
+    return result, seen
+
+
+@pytest.mark.slow
+def test_the_voices_of_the_group_are_told_apart(found):
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    result, _ = found
+    truth = reference_turns()
+    reference, hypothesis = Annotation(), Annotation()
+    for start, end, speaker in truth:
+        reference[Segment(start, end), len(reference)] = speaker
+    for turn in result.turns:
+        hypothesis[Segment(turn.start, turn.end), len(hypothesis)] = turn.speaker
+    assert len(result.speakers) == len({speaker for _, _, speaker in truth})
+    assert DiarizationErrorRate(collar=0.5)(reference, hypothesis) < DER_BOUND  # 0.25 s each side
+    assert result.speakers[0] == "SPEAKER_00" and all(s.startswith("SPEAKER_") for s in result.speakers)
+
+
+@pytest.mark.slow
+def test_exclusive_turns_never_overlap_and_cover_the_speech(found):
+    result, _ = found
+    exclusive = result.exclusive
+    assert exclusive and all(a.end <= b.start + 1e-6 for a, b in zip(exclusive, exclusive[1:]))
+    assert all(t.start < t.end for t in (*result.turns, *exclusive))
+    assert [t.start for t in result.turns] == sorted(t.start for t in result.turns)
+    covered = sum(t.end - t.start for t in exclusive)
+    spoken = sum(t.end - t.start for t in result.turns)
+    assert 0.9 * spoken <= covered <= spoken + 1e-6
+
+
+@pytest.mark.slow
+def test_the_record_says_what_made_it_and_progress_is_reported(found):
+    import json
+
+    from transcribe.diarize import DEFAULTS
+
+    result, seen = found
+    assert [m.sha256 for m in result.models] == [models.SEGMENTATION_SHA256, models.CAMPPLUS_SHA256]
+    assert result.settings == DEFAULTS
+    json.dumps(result.settings)
+    steps = [step for step, _, _ in seen]
+    assert {"segmentation", "embeddings"} <= set(steps)
+    assert all(0 <= done <= total for _, done, total in seen)
+    assert [(done, total) for step, done, total in seen if step == "embeddings"][-1][0] > 0
+
+
+@pytest.mark.slow
+def test_campplus_puts_one_voice_closer_to_itself_than_to_another(voices):
+    from transcribe.campplus import CAMPPlusEmbedding
+
+    model = CAMPPlusEmbedding.load(models.embedded_campplus().path)  # strict: every key matches
+    assert model.dimension == 192
+    by_speaker: dict[str, list[tuple[float, float]]] = {}
+    for start, end, speaker in reference_turns():
+        by_speaker.setdefault(speaker, []).append((start, end))
+    # the two longest-talking speakers, each heard in two separate turns
+    a, b = sorted(by_speaker, key=lambda s: -sum(e - s0 for s0, e in by_speaker[s]))[:2]
+    clips = [by_speaker[a][0], by_speaker[a][-1], by_speaker[b][0]]
+    # trim 0.3 s at each end so no neighbour's overlapping words get in
+    waveforms = [voices[int((s + 0.3) * 16000): int((e - 0.3) * 16000)] for s, e in clips]
+    import torch
+
+    with torch.inference_mode():
+        embeddings = [model(torch.from_numpy(w)[None, None])[0].numpy() for w in waveforms]
+    unit = [e / np.linalg.norm(e) for e in embeddings]
+    same, different = float(unit[0] @ unit[1]), float(unit[0] @ unit[2])
+    assert same > different + 0.2, (same, different)
+
+
+def pipeline_folder(root: Path, config: str) -> Path:
+    folder = root / "my-pipeline"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(config)
+    return folder
+
+
+COMMUNITY_STYLE = """\
+pipeline:
+  name: pyannote.audio.pipelines.SpeakerDiarization
+  params:
+    segmentation: $model/segmentation
+    embedding: $model/embedding
+    clustering: AgglomerativeClustering
+    segmentation_step: 0.2
+    segmentation_batch_size: 32
+    embedding_batch_size: 32
+    embedding_exclude_overlap: true
+params:
+  clustering: {method: centroid, threshold: 0.6, min_cluster_size: 4}
+  segmentation: {min_duration_off: 0.0}
+"""
+
+
+def test_a_pipeline_folder_missing_a_model_file_is_refused_by_name(tmp_path):
+    folder = pipeline_folder(tmp_path, COMMUNITY_STYLE)
+    (folder / "segmentation").mkdir()
+    with pytest.raises(ModelError) as error:
+        models.diarization_pipeline(folder)
+    message = str(error.value)
+    assert str(folder) in message and "segmentation/pytorch_model.bin" in message
+
+
+def test_a_pipeline_folder_that_names_hub_models_is_refused(tmp_path):
+    folder = pipeline_folder(tmp_path, COMMUNITY_STYLE.replace("$model/embedding", "pyannote/wespeaker-voxceleb-resnet34-LM"))
+    (folder / "segmentation").mkdir()
+    (folder / "segmentation" / "pytorch_model.bin").write_bytes(b"weights")
+    with pytest.raises(ModelError, match="wespeaker-voxceleb-resnet34-LM.*Nothing is downloaded"):
+        models.diarization_pipeline(folder)
+
+
+def test_a_vbx_pipeline_folder_without_plda_is_refused(tmp_path):
+    folder = pipeline_folder(tmp_path, COMMUNITY_STYLE.replace("AgglomerativeClustering", "VBxClustering"))
+    for role in ("segmentation", "embedding"):
+        (folder / role).mkdir()
+        (folder / role / "pytorch_model.bin").write_bytes(b"weights")
+    with pytest.raises(ModelError, match="PLDA"):
+        models.diarization_pipeline(folder)
+    (folder / "plda").mkdir()
+    (folder / "plda" / "plda.npz").write_bytes(b"x")
+    with pytest.raises(ModelError, match="xvec_transform.npz"):
+        models.diarization_pipeline(folder)
+
+
+def test_paths_in_a_31_style_config_resolve_relative_to_the_folder(tmp_path):
+    config = COMMUNITY_STYLE.replace("$model/segmentation", "weights/seg.bin").replace("$model/embedding", str(tmp_path / "emb"))
+    folder = pipeline_folder(tmp_path, config)
+    (folder / "weights").mkdir()
+    (folder / "weights" / "seg.bin").write_bytes(b"seg")
+    (tmp_path / "emb").mkdir()
+    (tmp_path / "emb" / "pytorch_model.bin").write_bytes(b"emb")
+    checked = models.diarization_pipeline(folder)
+    params = checked.config["pipeline"]["params"]
+    assert params["segmentation"] == str(folder / "weights" / "seg.bin")
+    assert params["embedding"] == str(tmp_path / "emb" / "pytorch_model.bin")
+    assert [m.role for m in checked.models] == ["diarization", "segmentation", "embedding"]
+
+
+def test_an_unknown_setting_is_refused_before_anything_loads():
+    from transcribe.diarize import Diarizer
+
+    with pytest.raises(InputError, match="clustering_treshold"):
+        Diarizer(clustering_treshold=0.5)
+
+
+@pytest.mark.slow
+def test_a_local_pipeline_folder_gives_what_the_same_weights_give_embedded(tmp_path, found, voices):
+    """A community-1-style folder (config.yaml, segmentation/, embedding/) holding the embedded
+    weights as pyannote checkpoints diarises exactly like the embedded default."""
+    import shutil
+
+    import lightning
+    import pyannote.audio
+    import torch
+    from pyannote.audio.core.task import Problem, Resolution, Specifications
+
+    from transcribe.campplus import CAMPPlusEmbedding
+    from transcribe.diarize import Diarizer
+
+    folder = pipeline_folder(tmp_path, COMMUNITY_STYLE)
+    (folder / "segmentation").mkdir()
+    shutil.copyfile(models.embedded_segmentation().path, folder / "segmentation" / "pytorch_model.bin")
+    (folder / "embedding").mkdir()
+    campplus = CAMPPlusEmbedding.load(models.embedded_campplus().path)
+    torch.save(
+        {
+            "pytorch-lightning_version": lightning.__version__,
+            "state_dict": campplus.state_dict(),
+            "hyper_parameters": dict(campplus.hparams),
+            "pyannote.audio": {
+                "versions": {"pyannote.audio": pyannote.audio.__version__},
+                "architecture": {"module": "transcribe.campplus", "class": "CAMPPlusEmbedding"},
+                "specifications": Specifications(Problem.REPRESENTATION, Resolution.CHUNK, duration=10.0),
+            },
+        },
+        folder / "embedding" / "pytorch_model.bin",
+    )
+    result = Diarizer(folder)(voices)
+    embedded, _ = found
+    assert result.turns == embedded.turns and result.exclusive == embedded.exclusive
+    assert result.settings == embedded.settings
+    assert [m.role for m in result.models] == ["diarization", "segmentation", "embedding"]
+    assert result.models[1].sha256 == models.SEGMENTATION_SHA256
+    with pytest.raises(InputError, match="clustering_Fa"):
+        Diarizer(folder, clustering_Fa=0.1)
