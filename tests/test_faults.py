@@ -33,11 +33,9 @@ import pytest
 
 import sessions
 from transcribe import purge as purge_stage
-from transcribe.asr import DEFAULTS as ASR_DEFAULTS
-from transcribe.asr import resolve_compute_type
 from transcribe.audio import Source
 from transcribe.export import write_exports
-from transcribe.pipeline import RunOptions, speaker_bounds
+from transcribe.pipeline import RunOptions, diarization_request, transcription_request
 from transcribe.session import Session
 
 SEED = 7
@@ -142,15 +140,20 @@ def test_run_killed_at_random_points_resumes_and_never_leaves_a_half_export(tmp_
                 assert sha256(folder / record.file) == record.sha256, f"{record.file} is not what session.json records"
         assert sha256(recording) == intake
 
+    # (anchor, longest delay, the stage it kills inside: skipped once the session is past it)
+    plan = [("start", 2.5, STARTED)] * 3 + [("started", 2.0, DIARIZED)] * 2 + [("diarizing", 2.0, DIARIZED)] * 2 \
+        + [("diarized", 1.5, TRANSCRIBED)] * 2 + [("transcribed", 0.3, EXPORTED)]
     anchors = {
-        "start": lambda: True,
-        "diarizing": lambda: "Finding speech" in process.stderr,  # models loaded, diarisation under way
-        "diarized": lambda: stage(folder) >= DIARIZED,  # then: loading Whisper, transcribing
-        "transcribed": lambda: stage(folder) >= TRANSCRIBED,  # then: align, write exports, save
+        "start": lambda: True,  # imports, device, decoding, the first save
+        "started": lambda: stage(folder) >= STARTED,  # loading torch and pyannote
+        "diarizing": lambda: "Finding speech" in process.stderr,  # diarisation under way
+        "diarized": lambda: stage(folder) >= DIARIZED,  # loading Whisper, transcribing
+        "transcribed": lambda: stage(folder) >= TRANSCRIBED,  # align, write exports, save
     }
-    plan = [("start", 2.5)] * 5 + [("diarizing", 3.0)] * 2 + [("diarized", 4.0)] * 2 + [("transcribed", 0.3)]
     kills = []
-    for anchor, longest in plan:
+    for anchor, longest, inside in plan:
+        if stage(folder) >= inside:
+            continue
         process = Process(*args)
         delay = rng.uniform(0, longest)
         if process.kill_after(anchors[anchor], delay):
@@ -174,8 +177,7 @@ def test_run_killed_at_random_points_resumes_and_never_leaves_a_half_export(tmp_
     check()
     assert {name: path.read_bytes() for name, path in zip(finished, exports)} == finished
     assert seen <= set(finished.items()), "an export was found half-written under its final name"
-    assert {anchor for anchor, _, _ in kills} >= {"start", "rerun"} and len(kills) >= KILLS
-    assert {at for _, _, at in kills} >= {NOTHING, EXPORTED}, kills  # killed before and after the first save
+    assert len({at for _, _, at in kills}) >= 3, kills  # killed in at least three stages of the run
 
 
 # -- purge -----------------------------------------------------------------------------------------
@@ -198,11 +200,9 @@ def session_over(recordings: list[Path], folder: Path, exported: bool) -> Sessio
     session = sessions.make_session()
     session.sources = [Source(str(p.resolve()), p.name, sha256(p), p.stat().st_size, 10.0 * i, 10.0, "pcm_s16le", 16000, 1)
                        for i, p in enumerate(recordings)]
-    asr_request = {"model": None, "language": "no", **ASR_DEFAULTS,
-                   "compute_type": resolve_compute_type("cpu", ASR_DEFAULTS["compute_type"])}
-    bounds = speaker_bounds(RunOptions(informants=session.informants))
-    session.diarization = replace(session.diarization, settings={"request": {"model": None, **bounds}})
-    session.transcription = replace(session.transcription, settings={"request": asr_request})
+    options = RunOptions(informants=session.informants)
+    session.diarization = replace(session.diarization, settings={"request": diarization_request(options)})
+    session.transcription = replace(session.transcription, settings={"request": transcription_request(options)})
     if not exported:
         session.utterances = session.speaker_map = None
     session.save(folder)
@@ -252,10 +252,11 @@ def test_purge_killed_at_random_points_never_destroys_before_the_exports_are_ver
     # One purge without a kill, to time it: its whole life, and the part after the journal appears.
     restore(True)
     process = Process("purge", folder, "--yes")
-    assert not process.kill_after(lambda: (folder / purge_stage.JOURNAL).exists(), 600)
-    destroying = time.monotonic()
-    whole = destroying - process.started
-    assert process.popen.returncode == 0, process.stderr
+    while not (folder / purge_stage.JOURNAL).exists() and process.popen.poll() is None:
+        time.sleep(0.002)
+    journal_seen = time.monotonic()
+    assert process.popen.wait(timeout=120) == 0, process.stderr
+    whole, destroying = time.monotonic() - process.started, time.monotonic() - journal_seen
 
     purge_args = ("purge", folder, "--yes")
     run_args = ("run", *recordings, "-i", "1-3", "--out", folder, "--purge", "--yes")
@@ -273,7 +274,7 @@ def test_purge_killed_at_random_points_never_destroys_before_the_exports_are_ver
             if rng.random() < 0.5:
                 anchor, ready, delay = "start", (lambda: True), rng.uniform(0, whole * 1.5)
             else:
-                anchor, ready, delay = "journal", (lambda: (folder / purge_stage.JOURNAL).exists()), rng.uniform(0, 0.3)
+                anchor, ready, delay = "journal", (lambda: (folder / purge_stage.JOURNAL).exists()), rng.uniform(0, destroying)
             if process.kill_after(ready, delay):
                 kills.append((anchor, round(delay, 3), sum(not p.exists() for p in recordings)))
             check_purge(folder, recordings, intake)

@@ -118,7 +118,7 @@ def run(
 def _run_locked(paths, folder, options, language, progress, transcriber, diarizer) -> RunResult:
     from .diarize import Diarizer  # torch + pyannote: only when a run needs them
 
-    _refuse_if_purged(folder, paths)
+    _refuse_if_purged(folder)
     for path in paths:
         audio_stage._check_readable(path)
     names = load_names(options.names_file) if options.names_file is not None else None  # refused before hours of work
@@ -210,9 +210,9 @@ def _existing_session(folder: Path, hashes: list[str]) -> Session | None:
     return session
 
 
-def _refuse_if_purged(folder: Path, paths: list[Path]) -> None:
-    """A rerun after a purge: say where the session stands rather than that a file does not exist."""
-    if all(path.exists() for path in paths) or not Session.exists(folder):
+def _refuse_if_purged(folder: Path) -> None:
+    """A rerun after a purge: say where the session stands, not that a recording is missing or changed."""
+    if not Session.exists(folder):
         return
     session = Session.load(folder)
     state = (session.purge or {}).get("state")
