@@ -308,8 +308,19 @@ def test_a_full_disk_during_export_keeps_the_previous_exports(tmp_path):
 # -- inputs that need the speech models ----------------------------------------------------------------
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread: on a busy machine spinning OpenMP threads make diarisation several times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
-def test_noise_only_is_refused_as_no_speech_and_no_transcript_is_written(tmp_path):
+def test_noise_only_is_refused_as_no_speech_and_no_transcript_is_written(tmp_path, one_thread):
     inputs = tmp_path / "opptak"
     inputs.mkdir()
     ffmpeg("-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.3:sample_rate=48000:duration=3", "-c:a", "aac",
@@ -325,7 +336,7 @@ def test_noise_only_is_refused_as_no_speech_and_no_transcript_is_written(tmp_pat
 
 
 @pytest.mark.slow
-def test_a_half_second_clip_is_transcribed_or_refused_as_no_speech(tmp_path):
+def test_a_half_second_clip_is_transcribed_or_refused_as_no_speech(tmp_path, one_thread):
     inputs = tmp_path / "opptak"
     inputs.mkdir()
     ffmpeg("-ss", "1.0", "-t", "0.5", "-i", SHORT, inputs / "kort.wav")
@@ -342,7 +353,7 @@ def test_a_half_second_clip_is_transcribed_or_refused_as_no_speech(tmp_path):
 
 
 @pytest.mark.slow
-def test_parts_with_different_rates_video_and_unicode_names_are_accepted_with_a_warning(tmp_path):
+def test_parts_with_different_rates_video_and_unicode_names_are_accepted_with_a_warning(tmp_path, one_thread):
     """Part 1: a video with an audio track (44.1 kHz stereo); part 2: 8 kHz mono WAV. Six informants are
     expected but the clip has one or two voices: a warning, and the run carries on."""
     inputs = tmp_path / "opptak 🎤"

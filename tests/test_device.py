@@ -65,6 +65,19 @@ def test_each_missing_piece_is_named(change, words):
     assert WORKING.problem is None
 
 
+def test_auto_says_why_it_left_a_gpu_unused(monkeypatch):
+    from transcribe import device
+
+    broken = CudaFacts(**{**WORKING.__dict__, "cublas": False})
+    monkeypatch.setattr(device, "cuda_facts", lambda: broken)
+    assert resolve_device("auto") == "cpu"
+    warning = device.auto_fallback("auto", "cpu")
+    assert warning.startswith("The speech models ran on the CPU: this machine has an NVIDIA driver, but CTranslate2 needs")
+    assert device.auto_fallback("cpu", "cpu") is None
+    monkeypatch.setattr(device, "cuda_facts", lambda: CudaFacts(**{**WORKING.__dict__, "driver": False}))
+    assert device.auto_fallback("auto", "cpu") is None  # no NVIDIA driver: a CPU machine, nothing to say
+
+
 def test_auto_settings_follow_the_device():
     assert resolve_compute_type("cuda", "auto") == "float16" and resolve_compute_type("cpu", "auto") == "int8"
     assert resolve_compute_type("cuda", "int8_float16") == "int8_float16"

@@ -108,6 +108,18 @@ def test_campplus_puts_one_voice_closer_to_itself_than_to_another(voices):
     assert same > different + 0.2, (same, different)
 
 
+def test_a_speaker_heard_for_a_moment_is_dropped_and_the_rest_renumbered():
+    from transcribe.diarize import Turn, _without_fleeting_speakers
+
+    turns = (Turn(0.0, 5.0, "SPEAKER_00"), Turn(5.0, 5.4, "SPEAKER_01"), Turn(5.2, 5.6, "SPEAKER_01"),
+             Turn(6.0, 9.0, "SPEAKER_02"))
+    exclusive = (Turn(0.0, 5.0, "SPEAKER_00"), Turn(5.0, 5.6, "SPEAKER_01"), Turn(6.0, 9.0, "SPEAKER_02"))
+    kept, kept_exclusive = _without_fleeting_speakers(turns, exclusive)
+    assert kept == (Turn(0.0, 5.0, "SPEAKER_00"), Turn(6.0, 9.0, "SPEAKER_01"))
+    assert kept_exclusive == kept
+    assert _without_fleeting_speakers(kept, kept_exclusive) == (kept, kept_exclusive)
+
+
 def pipeline_folder(root: Path, config: str) -> Path:
     folder = root / "my-pipeline"
     folder.mkdir()

@@ -222,3 +222,15 @@ def test_times_are_truncated_to_the_unit_shown_and_never_read_as_later():
     assert clock(3599.99) == "00:59:59"
     assert clock(6600.0, 1) == "01:50:00.0"
     assert clock(-0.2) == "00:00:00"
+
+
+def test_docx_bytes_are_the_same_for_the_same_session():
+    """A re-export must not look like a changed transcript to purge and verify-purge."""
+    import hashlib
+
+    from transcribe.export import build_document, docx
+
+    session = make_session()
+    first = docx.render(build_document(session))
+    second = docx.render(build_document(session))
+    assert hashlib.sha256(first).hexdigest() == hashlib.sha256(second).hexdigest()

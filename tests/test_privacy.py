@@ -2,13 +2,15 @@
 imported, everything the tool writes is readable by its owner only, and nothing it prints
 carries transcript text or where the recording is.
 
-One real ``transcribe run`` (the 3.5 s NPSC clip) in a subprocess serves every test here. Two
-layers forbid the network: a socket guard installed in the process before ``transcribe`` is
+One real ``transcribe run`` (the 3.5 s NPSC clip) in a subprocess serves every test here. Up to
+three layers watch the network: a socket guard installed in the process before ``transcribe`` is
 imported (it records and refuses every connection, name lookup and datagram that is not a Unix
-socket), and, where the machine allows it, a fresh network namespace with no interface but a
-loopback that is down (``unshare --net``), which catches C libraries that bypass Python's
-socket module too. The other commands (export, report, purge, verify-purge) run in-process under
-the same kind of guard.
+socket); where the machine allows it, a fresh network namespace with no interface but a loopback
+that is down (``unshare --net``), so nothing gets out whatever asks; and, where strace is
+installed, a record of every connect/send system call, which sees C libraries that bypass
+Python's socket module (that is how ONNX Runtime's DNS lookups of Microsoft's telemetry
+collector were found). The other commands (export, report, purge, verify-purge) run in-process
+under the same kind of guard.
 
 What the tool prints, by design: ``run`` and ``export`` print the session folder, the export
 paths and hashes, the speaker map and warnings; never transcript text, and never the path or
@@ -63,8 +65,8 @@ socket.create_connection = lambda address, *args, **kwargs: refuse("create_conne
 
 state = {"pyannote_before": "pyannote.audio" in sys.modules}
 import transcribe
-state["after_import"] = {key: os.environ.get(key) for key in
-                         ("PYANNOTE_METRICS_ENABLED", "HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY", "TRANSFORMERS_OFFLINE")}
+state["after_import"] = {key: os.environ.get(key) for key in ("PYANNOTE_METRICS_ENABLED", "ORT_DISABLE_TELEMETRY",
+                         "HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY", "TRANSFORMERS_OFFLINE")}
 state["pyannote_at_import"] = "pyannote.audio" in sys.modules
 state["interfaces"] = [name for _, name in socket.if_nameindex()]
 from transcribe.cli import cli
@@ -73,6 +75,7 @@ try:
 except SystemExit as exit:
     state["exit"] = exit.code
 state["pyannote_after_run"] = "pyannote.audio" in sys.modules
+state["onnxruntime_after_run"] = "onnxruntime" in sys.modules
 from pyannote.audio.telemetry.metrics import is_metrics_enabled
 state["metrics_enabled"] = is_metrics_enabled()
 state["attempts"] = attempts
@@ -82,14 +85,24 @@ sys.exit(state.get("exit") or 0)
 """
 
 
+def works(*command: str) -> bool:
+    return shutil.which(command[0]) is not None and subprocess.run(command, capture_output=True).returncode == 0
+
+
 def network_namespace() -> list[str] | None:
     """The unshare prefix that gives a process a network namespace of its own, if this machine allows one."""
-    if not shutil.which("unshare"):
-        return None
     for prefix in (["unshare", "--net"], ["unshare", "--user", "--map-root-user", "--net"]):
-        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+        if works(*prefix, "true"):
             return prefix
     return None
+
+
+STRACE = ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,sendto,sendmsg,sendmmsg"]
+
+
+def internet_calls(log: Path) -> list[str]:
+    """connect/send system calls that name an IPv4 or IPv6 address (the Unix sockets are the machine's own)."""
+    return [line for line in log.read_text(errors="replace").splitlines() if "AF_INET" in line]
 
 
 @pytest.fixture(scope="module")
@@ -100,16 +113,19 @@ def guarded_run(tmp_path_factory):
     folder = root / "ut" / "økt"  # neither exists yet: the tool makes both
     scratch = root / "tmp"
     scratch.mkdir()
-    prefix = network_namespace() or []
-    env = {**os.environ, "STATE": str(root / "state.json"), "TMPDIR": str(scratch),
-           "PYANNOTE_METRICS_ENABLED": "true"}  # as a user who once said yes; the tool must switch it off
-    done = subprocess.run([*prefix, sys.executable, "-c", GUARDED_RUN, "run", recording, "-i", "1-2", "--out", folder,
-                           "--formats", "txt,json,docx,csv"],
+    namespace = network_namespace() or []
+    strace = [*STRACE, "-o", str(root / "strace.log")] if works(*STRACE, "-o", os.devnull, "true") else []
+    # As a user who once said yes to both telemetries: the tool must switch them off whatever the
+    # environment says. One OpenMP thread: spinning threads make the models slow on a busy machine.
+    env = {**os.environ, "STATE": str(root / "state.json"), "TMPDIR": str(scratch), "OMP_NUM_THREADS": "1",
+           "PYANNOTE_METRICS_ENABLED": "true", "ORT_DISABLE_TELEMETRY": "0"}
+    done = subprocess.run([*namespace, *strace, sys.executable, "-c", GUARDED_RUN, "run", recording, "-i", "1-2",
+                           "--out", folder, "--formats", "txt,json,docx,csv"],
                           capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     state = json.loads((root / "state.json").read_text())
     return {"root": root, "recording": recording, "folder": folder, "scratch": scratch, "done": done,
-            "state": state, "namespace": bool(prefix)}
+            "state": state, "namespace": bool(namespace), "strace": root / "strace.log" if strace else None}
 
 
 @pytest.mark.slow
@@ -128,13 +144,22 @@ def test_a_run_in_a_network_namespace_of_its_own_completes(guarded_run):
 
 
 @pytest.mark.slow
-def test_pyannote_telemetry_is_switched_off_before_pyannote_is_imported(guarded_run):
+def test_no_library_makes_a_system_call_to_the_internet(guarded_run):
+    if guarded_run["strace"] is None:
+        pytest.skip("strace is not installed or may not trace here")
+    assert internet_calls(guarded_run["strace"]) == []
+
+
+@pytest.mark.slow
+def test_telemetry_is_switched_off_before_pyannote_or_onnxruntime_is_imported(guarded_run):
     state = guarded_run["state"]
     assert not state["pyannote_before"] and not state["pyannote_at_import"]
-    assert state["after_import"] == {"PYANNOTE_METRICS_ENABLED": "0", "HF_HUB_OFFLINE": "1",
+    assert state["after_import"] == {"PYANNOTE_METRICS_ENABLED": "0", "ORT_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1",
                                      "HF_HUB_DISABLE_TELEMETRY": "1", "TRANSFORMERS_OFFLINE": "1"}
-    assert state["pyannote_after_run"]  # the run did import pyannote …
-    assert state["metrics_enabled"] is False  # … and pyannote's own switch reads off
+    assert state["pyannote_after_run"] and state["onnxruntime_after_run"]  # the run did import both …
+    assert state["metrics_enabled"] is False  # … pyannote's own switch reads off
+    # … and ONNX Runtime made no device id file ($TMPDIR/.ses), which it does whenever its telemetry is on.
+    assert not (guarded_run["scratch"] / ".ses").exists()
 
 
 @pytest.mark.slow

@@ -100,6 +100,13 @@ def resolve_device(requested: str) -> str:
     raise DeviceError(f"--device cuda cannot be used: {problem}. {FALLBACK}.")
 
 
+def auto_fallback(requested: str, device: str) -> str | None:
+    """A warning when 'auto' chose the CPU on a machine that has an NVIDIA driver; None otherwise."""
+    if requested != "auto" or device != "cpu" or not cuda_facts().driver:
+        return None
+    return f"The speech models ran on the CPU: this machine has an NVIDIA driver, but {cuda_facts().problem}."
+
+
 def resolve_compute_type(device: str, compute_type: str) -> str:
     """'auto' → float16 on a GPU, int8 on CPU."""
     if compute_type != "auto":
@@ -166,7 +173,9 @@ def explain(exc: BaseException) -> str | None:
     if "libcublas" in text or "libcudnn" in text:
         return (f"a CUDA library is missing ({first}). Install the pip packages nvidia-cublas-cu12 and nvidia-cudnn-cu12 "
                 f"(the CUDA 12 build of torch brings them) or a CUDA 12 toolkit. {FALLBACK}")
-    if "driver version is insufficient" in text or "no CUDA-capable device" in text or "CUDA driver" in text:
+    if "no CUDA-capable device" in text:
+        return f"no GPU is visible ({first}); check CUDA_VISIBLE_DEVICES and nvidia-smi. {FALLBACK}"
+    if "driver version is insufficient" in text or "CUDA driver" in text:
         return f"the NVIDIA driver cannot run this CUDA build ({first}). Update the driver (CUDA 12 needs 525 or newer). {FALLBACK}"
     if "CUDA" in text or "cuda" in text or "cuDNN" in text or "CUBLAS" in text:
         return f"CUDA reported an error ({first}). {FALLBACK}"

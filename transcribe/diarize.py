@@ -10,10 +10,13 @@ A local pyannote pipeline folder (e.g. speaker-diarization-community-1) can be u
 Audio comes in as samples already in memory; nothing is decoded again or written anywhere.
 Importing this module is cheap: torch and pyannote load when a ``Diarizer`` is made.
 
-Short clusters: a voice heard for a moment (a cough, a word from the door) does not become a
-speaker of its own. Only speakers with at least 2 s of clean speech in a window take part in
-clustering, and a cluster needs ``clustering_min_cluster_size`` such windows to stand alone;
-smaller ones are merged into the nearest large cluster by pyannote.
+Short clusters: a voice heard for a moment (a cough, a word from the door) should not become a
+speaker of its own. pyannote clusters only speakers with at least 2 s of clean speech in a
+window, and a cluster needs ``clustering_min_cluster_size`` such windows to stand alone (smaller
+ones join the nearest large cluster). That makes tiny speakers rare but does not rule them out,
+so a speaker heard for less than ``MIN_SPEAKER_SECONDS`` in all is dropped afterwards, unless
+the caller asked for a number of speakers. Words spoken then go to the nearest remaining turn
+(see align.py).
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from .models import ModelInfo
 
 SAMPLE_RATE = 16000
 
-# The tunables of the embedded pipeline, in one place. Measured on real voices (pyannote's
-# sample, AMI meeting excerpts) with scripts/evaluate_diarization.py; see models/README.md.
+# The tunables of the embedded pipeline, in one place. Chosen by DER on real voices (pyannote's
+# sample, AMI meeting excerpts, LibriSpeech mixtures): scripts/evaluate_diarization.py.
 DEFAULTS = {
     "clustering": "AgglomerativeClustering",
     "clustering_method": "centroid",
@@ -44,6 +47,8 @@ DEFAULTS = {
     "embedding_batch_size": 32,
     "embedding_exclude_overlap": True,
 }
+
+MIN_SPEAKER_SECONDS = 1.0
 
 # Which tunables are arguments of SpeakerDiarization(...) rather than instantiated parameters.
 _CONSTRUCTOR = ("clustering", "segmentation_step", "segmentation_batch_size", "embedding_batch_size", "embedding_exclude_overlap")
@@ -78,12 +83,12 @@ class Diarizer:
     """
 
     def __init__(self, model_dir: str | os.PathLike | None = None, device: str = "cpu", **tunables):
+        unknown = sorted(set(tunables) - set(DEFAULTS))
+        if model_dir is None and unknown:
+            raise InputError(f"Unknown diarisation setting {', '.join(unknown)}; known are {', '.join(DEFAULTS)}.")
         import torch
 
         if model_dir is None:
-            unknown = sorted(set(tunables) - set(DEFAULTS))
-            if unknown:
-                raise InputError(f"Unknown diarisation setting {', '.join(unknown)}; known are {', '.join(DEFAULTS)}.")
             self._pipeline, self.models = _embedded_pipeline({**DEFAULTS, **tunables})
         else:
             self._pipeline, self.models = _folder_pipeline(models.diarization_pipeline(model_dir), tunables)
@@ -125,12 +130,10 @@ class Diarizer:
             warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
             warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
             output = self._pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "session"}, hook=hook, **bounds)
-        return Diarization(
-            turns=_turns(output.speaker_diarization),
-            exclusive=_turns(output.exclusive_speaker_diarization),
-            models=self.models,
-            settings=settings,
-        )
+        turns, exclusive = _turns(output.speaker_diarization), _turns(output.exclusive_speaker_diarization)
+        if num_speakers is None and min_speakers is None:
+            turns, exclusive = _without_fleeting_speakers(turns, exclusive)
+        return Diarization(turns=turns, exclusive=exclusive, models=self.models, settings=settings)
 
 
 def _embedded_pipeline(settings: dict):
@@ -236,3 +239,19 @@ def _turns(annotation) -> tuple[Turn, ...]:
         Turn(round(segment.start, 3), round(segment.end, 3), str(speaker))
         for segment, _, speaker in annotation.itertracks(yield_label=True)
     )
+
+
+def _without_fleeting_speakers(turns: tuple[Turn, ...], exclusive: tuple[Turn, ...]):
+    """Drop speakers heard for less than MIN_SPEAKER_SECONDS; number the rest SPEAKER_00, … again."""
+    talk: dict[str, float] = {}
+    for turn in turns:
+        talk[turn.speaker] = talk.get(turn.speaker, 0.0) + turn.end - turn.start
+    kept = sorted(speaker for speaker, seconds in talk.items() if seconds >= MIN_SPEAKER_SECONDS)
+    if len(kept) == len(talk) or not kept:
+        return turns, exclusive
+    rename = {speaker: f"SPEAKER_{index:02d}" for index, speaker in enumerate(kept)}
+
+    def keep(found):
+        return tuple(Turn(t.start, t.end, rename[t.speaker]) for t in found if t.speaker in rename)
+
+    return keep(turns), keep(exclusive)

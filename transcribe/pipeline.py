@@ -17,7 +17,7 @@ from . import audio as audio_stage
 from .align import align
 from .asr import DEFAULTS as ASR_DEFAULTS
 from .asr import Transcriber, normalise_language
-from .device import check_settings, cuda_errors, parse_batch_size, resolve_device
+from .device import auto_fallback, check_settings, cuda_errors, parse_batch_size, resolve_device
 from .errors import InputError, SessionError
 from .export import DEFAULT_FORMATS, write_exports
 from .files import ensure_dir
@@ -135,6 +135,8 @@ def _run_locked(paths, folder, options, language, progress, transcriber, diarize
 
     if need_diarization or need_transcription:
         device = result.device = resolve_device(options.device)  # before decoding: a GPU that cannot work is said at once
+        if fallback := auto_fallback(options.device, device):
+            result.warnings.append(fallback)
         started = time.monotonic()
         recording = audio_stage.load(paths, progress=lambda done, total: progress("decode", done, total))
         result.seconds["decode"] = time.monotonic() - started

@@ -7,6 +7,8 @@ repeats on every page, A4 pages. Made with python-docx; opens in Word and LibreO
 from __future__ import annotations
 
 import io
+import zipfile
+from datetime import datetime
 
 from docx import Document as WordDocument
 from docx.oxml import OxmlElement
@@ -30,6 +32,9 @@ def render(document) -> bytes:
     properties.title = document.session.name
     properties.author = properties.last_modified_by = "transcribe"
     properties.comments = txt.provenance(document.session)
+    # Dates from the session, not the clock: the same session gives the same bytes (and hash).
+    properties.created = properties.modified = datetime.fromisoformat(document.session.created)
+    properties.revision = 1
     for text in txt.heading_lines(document):
         word.add_paragraph(text)
 
@@ -54,7 +59,18 @@ def render(document) -> bytes:
 
     buffer = io.BytesIO()
     word.save(buffer)
-    return buffer.getvalue()
+    return _fixed_zip_times(buffer.getvalue())
+
+
+def _fixed_zip_times(data: bytes) -> bytes:
+    """python-docx stamps each zip member with the current time; use a fixed one instead."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(zipfile.ZipInfo(item.filename, date_time=(1980, 1, 1, 0, 0, 0)), source.read(item),
+                            compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
 
 
 def _repeat_on_every_page(row) -> None:
