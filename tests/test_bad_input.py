@@ -31,7 +31,7 @@ The table, as in the README's troubleshooting section (exit codes: 1 cannot writ
 | the output folder's disk is full | "Could not write X: No space left on device. Check free disk space and permissions; nothing was changed under that name." | 1 |
 | --informants malformed (1-, abc, 6-1, 0-3, 1,1, empty) | "--informants '6-1': a range must go upwards from 1 or more, like 7-12." etc. | 3 |
 | --informants absurdly large (1-100000000) | "--informants '…' names more than 100 informants. …" | 3 |
-| more informants than speakers found | "Warning: Only 1 speakers were found, so 5 informant number(s) are unused. …"; the run carries on | 0 |
+| more informants than speakers found | "Warning: Only N speakers were found, so K informant number(s) are unused. …"; the run carries on | 0 |
 | --map file: not TOML, missing | refused before any audio is decoded: "The map file X is not valid TOML (…)" | 3 |
 | --map file: unknown cluster, label outside the informants, two clusters on one label, … | "The map file X cannot be used: …" (tests/test_speakers_map.py) | 3 |
 | --names file: not TOML, invalid entries | "The names file X is not valid TOML …" / "… is not a replacement …" (tests/test_names.py) | 3 |
