@@ -117,6 +117,8 @@ def test_out_of_memory_says_what_to_lower():
 def test_missing_cublas_names_the_package():
     reason = explain(RuntimeError("Library libcublas.so.12 is not found or cannot be loaded"))  # CTranslate2's words
     assert "nvidia-cublas-cu12" in reason and "--device cpu" in reason
+    hidden = explain(RuntimeError("CUDA failed with error no CUDA-capable device is detected"))
+    assert hidden.startswith("no GPU is visible") and "CUDA_VISIBLE_DEVICES" in hidden
 
 
 @no_gpu
