@@ -13,7 +13,9 @@ DER is pyannote.metrics' DiarizationErrorRate, summed over the files of a set (t
 time / total speech time). ``--collar`` is pyannote's: the TOTAL width of the no-score zone
 around each reference boundary, so the default 0.5 means 0.25 s either side (the NIST
 convention usually quoted as "collar 0.25"). Strict DER (no collar) is shown next to it.
-Overlapped speech is scored. Timings: wall seconds and CPU seconds (all threads) per second of
+Overlapped speech is scored. Purity and coverage are shown because the two errors are not
+equal here: a person split over two clusters is mended by mapping both to one informant, two
+people merged into one cluster are not. Timings: wall seconds and CPU seconds (all threads) per second of
 audio; on a busy machine trust the CPU figure more.
 
     python scripts/evaluate_diarization.py
@@ -76,7 +78,7 @@ def main() -> int:
     import torch
     from pyannote.core import Annotation, Segment, Timeline
     from pyannote.database.util import load_rttm, load_uem
-    from pyannote.metrics.diarization import DiarizationErrorRate
+    from pyannote.metrics.diarization import DiarizationCoverage, DiarizationErrorRate, DiarizationPurity
 
     from transcribe.audio import load
     from transcribe.diarize import DEFAULTS, Diarizer
@@ -111,6 +113,10 @@ def main() -> int:
         diarizer = Diarizer(**tunables)
         collared = {name: DiarizationErrorRate(collar=args.collar) for name in sets}
         strict = {name: DiarizationErrorRate() for name in sets}
+        # purity: how much of each found speaker is one true speaker (a merge of two people
+        # cannot be undone by mapping clusters to informants); coverage: how much of each true
+        # speaker is in one found speaker (a split can be undone: map both clusters to one number).
+        purity, coverage = DiarizationPurity(collar=args.collar), DiarizationCoverage(collar=args.collar)
         speakers_right = {name: 0 for name in sets}
         wall = cpu = 0.0
         for name, uri, audio, reference, uem in files:
@@ -123,6 +129,8 @@ def main() -> int:
                 hypothesis[Segment(turn.start, turn.end), len(hypothesis)] = turn.speaker
             der = collared[name](reference, hypothesis, uem=uem)
             strict[name](reference, hypothesis, uem=uem)
+            purity(reference, hypothesis, uem=uem)
+            coverage(reference, hypothesis, uem=uem)
             speakers_right[name] += len(found.speakers) == len(reference.labels())
             details.append({**tunables, "set": name, "uri": uri, "der": der,
                             "speakers": len(found.speakers), "reference_speakers": len(reference.labels())})
@@ -132,10 +140,12 @@ def main() -> int:
         overall_error = sum(_error(collared[n].accumulated_) for n in sets)
         overall_total = sum(collared[n].accumulated_["total"] for n in sets)
         row["overall"] = overall_error / overall_total
+        row["purity"], row["coverage"] = abs(purity), abs(coverage)
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items()}), file=sys.stderr)
 
-    header = ["step", "method", "threshold", "min size", "excl. overlap", *sets, "overall", "wall RTF", "CPU s / s"]
+    header = ["step", "method", "threshold", "min size", "excl. overlap", *sets, "overall", "purity", "coverage",
+              "wall RTF", "CPU s / s"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
@@ -144,10 +154,12 @@ def main() -> int:
         for name in sets:
             der, der_strict, right, count = row[name]
             cells.append(f"{100 * der:.1f} % ({100 * der_strict:.1f}) {right}/{count}")
-        cells += [f"{100 * row['overall']:.1f} %", f"{row['wall_rtf']:.3f}", f"{row['cpu_per_s']:.3f}"]
+        cells += [f"{100 * row['overall']:.1f} %", f"{100 * row['purity']:.1f} %", f"{100 * row['coverage']:.1f} %",
+                  f"{row['wall_rtf']:.3f}", f"{row['cpu_per_s']:.3f}"]
         print("| " + " | ".join(cells) + " |")
     print(f"\nDER with collar {args.collar} s total ({args.collar / 2} s each side), strict DER (no collar) in "
-          "brackets; n/m = recordings where the number of speakers found is right. "
+          "brackets; n/m = recordings where the number of speakers found is right. Purity and coverage over "
+          "all recordings (same collar): low purity = people merged, low coverage = people split. "
           f"Defaults: {json.dumps(DEFAULTS)}. Peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB.")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "files": details}, indent=1))
