@@ -10,6 +10,12 @@ and joined without re-encoding), in a temporary folder unless ``--keep`` names o
     python scripts/bench_memory.py                       # one 4-hour .m4a
     python scripts/bench_memory.py --hours 2 --parts 4   # a session recorded in four parts
     python scripts/bench_memory.py --files a.m4a b.m4a   # your own recordings
+    python scripts/bench_memory.py --asr --hours 2       # Whisper's features: whole vs in windows
+
+``--asr`` measures the other large allocation of a long run: the log-mel features faster-whisper
+builds for everything one ``transcribe`` call is given (the sequential decoder, used on CPU). It
+feeds N hours of speech-like samples to faster-whisper's feature extractor once whole and once
+in the windows ``transcribe.asr`` cuts (``WINDOW_SECONDS``), each in a fresh process.
 """
 
 from __future__ import annotations
@@ -40,6 +46,40 @@ seconds = time.perf_counter() - started
 print(json.dumps({"baseline": before, "peak": status("VmHWM"), "after": status("VmRSS"),
                   "samples": session.audio.nbytes, "duration": session.duration, "seconds": seconds}))
 """
+
+FEATURES = r"""
+import json, sys
+import numpy as np
+from faster_whisper.feature_extractor import FeatureExtractor
+from transcribe import asr
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+
+hours, windowed = float(sys.argv[1]), sys.argv[2] == "windows"
+samples = (np.random.default_rng(0).standard_normal(int(hours * 3600 * 16000)) * 0.1).astype(np.float32)
+before = status("VmRSS")
+extract = FeatureExtractor()
+parts = asr.windows(samples, asr.WINDOW_SECONDS, asr.WINDOW_SEARCH_SECONDS) if windowed else [(0, len(samples))]
+for first, last in parts:
+    features = extract(samples[first:last], chunk_length=30)
+    del features
+print(json.dumps({"baseline": before, "peak": status("VmHWM"), "windows": len(parts), "samples": samples.nbytes}))
+"""
+
+
+def measure_features(hours: float) -> None:
+    mb = 1e6
+    print(f"faster-whisper features for {hours:g} h of speech (the samples themselves: {hours * 3600 * 16000 * 4 / mb:.0f} MB)")
+    for how in ("whole", "windows"):
+        done = subprocess.run([sys.executable, "-c", FEATURES, str(hours), how], capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"Feature extraction failed:\n{done.stderr}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{how:<8} {result['windows']:3d} call(s): peak {result['peak'] / mb:6.0f} MB, "
+              f"{(result['peak'] - result['baseline']) / mb:6.0f} MB above the samples")
 
 
 def make_recordings(folder: Path, hours: float, parts: int) -> list[Path]:
@@ -76,7 +116,11 @@ def main() -> None:
     parser.add_argument("--parts", type=int, default=1, help="split into this many files (default 1)")
     parser.add_argument("--files", nargs="+", type=Path, help="measure these recordings instead of generating")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep the files")
+    parser.add_argument("--asr", action="store_true", help="measure Whisper's feature extraction instead of decoding")
     args = parser.parse_args()
+    if args.asr:
+        measure_features(args.hours)
+        return
 
     with tempfile.TemporaryDirectory() as scratch:
         files = args.files

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 
 from transcribe import asr, audio
@@ -47,3 +49,32 @@ def test_language_codes(code, expected):
 def test_other_languages_are_refused_not_detected():
     with pytest.raises(InputError, match="'no'"):
         asr.normalise_language("auto")
+
+
+def test_windows_cut_in_the_pause_nearest_the_boundary():
+    rate = audio.SAMPLE_RATE
+    noise = (np.random.default_rng(7).standard_normal(100 * rate) * 0.1).astype(np.float32)
+    noise[47 * rate : 48 * rate] = 0.0  # the one pause, 7 s after the nominal 40 s boundary
+    parts = asr.windows(noise, length=40, search=10)
+    assert parts[0][0] == 0 and parts[-1][1] == len(noise)
+    assert all(end == start for (_, end), (start, _) in zip(parts, parts[1:]))  # contiguous, no sample lost
+    assert 47 * rate <= parts[0][1] <= 48 * rate
+    assert all(end - start <= 50 * rate for start, end in parts)
+    assert asr.windows(noise[: 50 * rate], length=40, search=10) == [(0, 50 * rate)]  # short enough: one call
+
+
+@pytest.mark.slow
+def test_long_recordings_are_transcribed_in_windows_with_true_times(transcriber, monkeypatch):
+    clip = audio.load([NPSC / "norwegian-medium-8s.mp3"]).audio
+    rate = audio.SAMPLE_RATE
+    twice = np.concatenate([clip, np.zeros(2 * rate, dtype=np.float32), clip])
+    monkeypatch.setattr(asr, "WINDOW_SECONDS", len(clip) / rate + 1)  # the cut falls in the pause
+    monkeypatch.setattr(asr, "WINDOW_SEARCH_SECONDS", 1.5)
+    (_, cut), (start, _) = asr.windows(twice, asr.WINDOW_SECONDS, asr.WINDOW_SEARCH_SECONDS)
+    assert cut == start and len(clip) < cut < len(clip) + 2 * rate
+    words = transcriber(twice, "no").words
+    alone = transcriber(twice[cut:], "no").words  # what the second window hears, timed from its own start
+    second = [w for w in words if w.start >= cut / rate]
+    assert len(alone) >= 8 and [w.text for w in second] == [w.text for w in alone]
+    assert [w.start for w in second] == pytest.approx([w.start + cut / rate for w in alone], abs=0.002)
+    assert "fredrik" in " ".join(w.text for w in words[: len(words) - len(second)]).lower()  # the first window's words

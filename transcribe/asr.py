@@ -33,6 +33,34 @@ DEFAULTS = {
 }
 
 
+# The sequential decoder (CPU) hands faster-whisper at most this much audio per call, cut at the
+# quietest moment near each boundary. faster-whisper builds the features of everything it is
+# given at once, about 43 MB of memory per minute of speech: 5 GB for a 2-hour focus group, 0.65 GB
+# for a 15-minute window (scripts/bench_memory.py --asr). The batched decoder is bounded already.
+WINDOW_SECONDS = 15 * 60
+# How far from the nominal boundary the cut may move to find a pause.
+WINDOW_SEARCH_SECONDS = 60
+
+
+def windows(audio: np.ndarray, length: float = WINDOW_SECONDS, search: float = WINDOW_SEARCH_SECONDS) -> list[tuple[int, int]]:
+    """Sample ranges covering ``audio``, each at most ``length + search`` seconds, cut in pauses.
+
+    Each cut is at the centre of the quietest half-second (mean energy over 0.1 s frames) within
+    ``search`` seconds of where a plain ``length`` cut would fall.
+    """
+    size, reach, frame = int(length * SAMPLE_RATE), int(search * SAMPLE_RATE), SAMPLE_RATE // 10
+    cuts = [0]
+    while len(audio) - cuts[-1] > size + reach:
+        low = cuts[-1] + size - reach
+        stretch = audio[low : low + 2 * reach].astype(np.float64)
+        count = len(stretch) // frame
+        energy = np.square(stretch[: count * frame]).reshape(count, frame).mean(axis=1)
+        smooth = np.convolve(energy, np.ones(5) / 5, mode="same")
+        cuts.append(low + int(np.argmin(smooth)) * frame + frame // 2)
+    cuts.append(len(audio))
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
 @dataclass(frozen=True)
 class Word:
     start: float
@@ -101,21 +129,26 @@ class Transcriber:
         total = len(audio) / SAMPLE_RATE
         common = {"language": language, "task": "transcribe", "beam_size": self.settings["beam_size"], "word_timestamps": True}
         words: list[Word] = []
+        # The batched decoder takes the whole recording: it builds features batch by batch.
+        parts = windows(audio, WINDOW_SECONDS, WINDOW_SEARCH_SECONDS) if self._batched is None else [(0, len(audio))]
         with cuda_errors(self.device, "Transcription"):
-            if self._batched is None:
-                segments, _info = self._model.transcribe(
-                    audio, **common, vad_filter=self.settings["vad_filter"],
-                    condition_on_previous_text=self.settings["condition_on_previous_text"],
-                )
-            else:  # batched windows never see the text before them: condition_on_previous_text does not apply
-                segments, _info = self._batched.transcribe(audio, **common, vad_filter=True, batch_size=self.settings["batch_size"])
-            for segment in segments:  # a generator: the work happens while iterating
-                for word in segment.words or ():
-                    text = word.word.strip()
-                    if text:
-                        words.append(Word(round(float(word.start), 3), round(float(word.end), 3), text, round(float(word.probability), 4)))
-                if progress:
-                    progress(min(segment.end, total), total)
+            for first, last in parts:
+                offset = first / SAMPLE_RATE
+                if self._batched is None:
+                    segments, _info = self._model.transcribe(
+                        audio[first:last], **common, vad_filter=self.settings["vad_filter"],
+                        condition_on_previous_text=self.settings["condition_on_previous_text"],
+                    )
+                else:  # batched windows never see the text before them: condition_on_previous_text does not apply
+                    segments, _info = self._batched.transcribe(audio, **common, vad_filter=True, batch_size=self.settings["batch_size"])
+                for segment in segments:  # a generator: the work happens while iterating
+                    for word in segment.words or ():
+                        text = word.word.strip()
+                        if text:
+                            words.append(Word(round(offset + float(word.start), 3), round(offset + float(word.end), 3), text,
+                                              round(float(word.probability), 4)))
+                    if progress:
+                        progress(min(offset + segment.end, total), total)
         if progress:
             progress(total, total)
         return Transcription(words=tuple(words), language=language, model=self.model_info, settings=dict(self.settings))
