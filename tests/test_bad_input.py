@@ -184,10 +184,13 @@ def test_bad_input_is_refused_plainly_and_changes_nothing(tmp_path, case):
     if "-i" not in args:
         args += ["-i", "1-3"]
     before = snapshot(inputs)
+    existed = (tmp_path / "økt").exists()
     result = invoke("run", *args, "--quiet")
     assert_refused(result.output, result.exit_code, case.code, *case.fragments)
     assert snapshot(inputs) == before  # nothing deleted, nothing changed
     assert_no_transcript(tmp_path / "økt")
+    if not existed:  # a refused run leaves no empty session folder (or lock file) behind
+        assert not (tmp_path / "økt").exists()
 
 
 def test_a_map_file_with_bad_toml_is_refused_before_the_audio_is_decoded(tmp_path, monkeypatch):
@@ -280,7 +283,7 @@ def test_a_full_disk_during_run_is_one_sentence_and_leaves_no_session(tmp_path, 
     result = invoke("run", recording, "-i", "1-3", "--out", out, "--quiet")
     assert_refused(result.output, result.exit_code, 1, f"Could not write {out / 'session.json'}: No space left on device.",
                    "Check free disk space")
-    assert sorted(p.name for p in out.iterdir()) == [".transcribe.lock"]  # no session.json, no stray temp file
+    assert not out.exists()  # no session.json, no stray temp file, no lock: the folder this run made is gone
     assert recording.exists()
 
 

@@ -6,6 +6,9 @@ for the failures a GPU machine can have (built from the errors torch and CTransl
 the batched Whisper decoder on CPU. scripts/gpu_check.sh runs the GPU path where there is one.
 """
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import ctranslate2
@@ -181,3 +184,16 @@ def test_batched_whisper_on_cpu_gives_timed_words():
 def test_batched_whisper_needs_the_vad():
     with pytest.raises(InputError, match="needs vad_filter"):
         asr.Transcriber(device="cpu", batch_size=4, vad_filter=False)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs and Linux")
+@pytest.mark.parametrize("omp, pin, expected", [(None, True, 1), ("1", False, 1), ("abc", False, None), (None, False, None)])
+def test_cpu_threads_follow_the_cores_this_job_was_given(omp, pin, expected):
+    """A cluster job pinned to some cores (Slurm, cgroups) must not start a thread per core of the node."""
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    if omp is not None:
+        env["OMP_NUM_THREADS"] = omp
+    code = ("import os\n" + ("os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n" if pin else "")
+            + "from transcribe.device import cpu_threads\nprint(cpu_threads())")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert int(out) == (expected or len(os.sched_getaffinity(0)))

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import models
 from .audio import SAMPLE_RATE
-from .device import cuda_errors, load_cuda_libraries, resolve_batch_size, resolve_compute_type
+from .device import cpu_threads, cuda_errors, load_cuda_libraries, resolve_batch_size, resolve_compute_type
 from .errors import InputError, ModelError
 
 LANGUAGES = {"no": "no", "nb": "no", "nn": "nn"}
@@ -108,7 +108,7 @@ class Transcriber:
                     self.model_info.path,
                     device=device,
                     compute_type=self.settings["compute_type"],
-                    cpu_threads=os.cpu_count() or 1,
+                    cpu_threads=cpu_threads(),
                     local_files_only=True,
                 )
         except (RuntimeError, ValueError, OSError) as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import os
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -120,6 +121,23 @@ def resolve_batch_size(device: str, batch_size) -> int:
     if value == "auto":
         return CUDA_BATCH_SIZE if device == "cuda" else 1
     return value
+
+
+def cpu_threads() -> int:
+    """The CPU threads this process may use: the cores it is allowed to run on, not the machine's.
+
+    On a cluster node a job gets a few of many cores (its CPU affinity, as Slurm and cgroups set
+    it); ``os.cpu_count()`` would count them all and oversubscribe the job. ``OMP_NUM_THREADS``,
+    when set (the sbatch script sets it), lowers the number further.
+    """
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        count = os.cpu_count() or 1
+    wanted = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if wanted.isdigit() and int(wanted) > 0:
+        count = min(count, int(wanted))
+    return max(1, count)
 
 
 def load_cuda_libraries() -> None:

@@ -20,7 +20,6 @@ from .asr import Transcriber, normalise_language
 from .device import auto_fallback, check_settings, cuda_errors, parse_batch_size, resolve_device
 from .errors import InputError, SessionError
 from .export import DEFAULT_FORMATS, write_exports
-from .files import ensure_dir
 from .session import ExportRecord, Session, locked
 from .names import load_names
 from .speakers import MODERATOR, check_moderator_label, load_map, propose_map, read_map, relabel_moderator
@@ -105,13 +104,13 @@ def run(
     ``transcriber`` and ``diarizer`` may be passed in so a batch loads the models once.
     """
     folder = Path(folder)
-    ensure_dir(folder)
     language = normalise_language(options.language)
     if not options.informants:
         raise InputError("No informant numbers given. Use --informants, e.g. 1-6.")
     check_moderator_label(options.moderator_label)
     check_settings(options.device, options.compute_type, options.batch_size)
-    with locked(folder):
+    created = not folder.exists()
+    with locked(folder, created=created):
         return _run_locked([Path(p).expanduser() for p in paths], folder, options, language, progress or _quiet, transcriber, diarizer)
 
 

@@ -147,8 +147,12 @@ class Session:
 
 
 @contextlib.contextmanager
-def locked(folder: Path) -> Iterator[None]:
-    """Hold the session folder for one process; a second one is refused, never interleaved."""
+def locked(folder: Path, *, created: bool = False) -> Iterator[None]:
+    """Hold the session folder for one process; a second one is refused, never interleaved.
+
+    When the work fails before it wrote anything, the lock file goes again, and so does the
+    folder if this run ``created`` it: a refused run leaves nothing behind.
+    """
     ensure_dir(Path(folder))
     path = Path(folder) / LOCKNAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -165,9 +169,23 @@ def locked(folder: Path) -> Iterator[None]:
             os.pwrite(fd, str(os.getpid()).encode(), 0)
         except OSError:
             pass  # a full disk: the lock holds without the pid, which only names the holder in messages
-        yield
+        try:
+            yield
+        except BaseException:
+            _remove_if_unused(Path(folder), path, created)  # still holding the lock: no one else can start
+            raise
     finally:
         os.close(fd)
+
+
+def _remove_if_unused(folder: Path, lock: Path, created: bool) -> None:
+    try:
+        if [entry.name for entry in folder.iterdir()] == [lock.name]:
+            lock.unlink()
+            if created:
+                folder.rmdir()
+    except OSError:
+        pass  # tidying is a courtesy; the error that brought us here is the one to report
 
 
 def _turns_to_list(turns) -> list:
