@@ -11,11 +11,15 @@ and joined without re-encoding), in a temporary folder unless ``--keep`` names o
     python scripts/bench_memory.py --hours 2 --parts 4   # a session recorded in four parts
     python scripts/bench_memory.py --files a.m4a b.m4a   # your own recordings
     python scripts/bench_memory.py --asr --hours 2       # Whisper's features: whole vs in windows
+    python scripts/bench_memory.py --diarize 10 30       # diarisation's peak on 10 and 30 minutes
 
 ``--asr`` measures the other large allocation of a long run: the log-mel features faster-whisper
 builds for everything one ``transcribe`` call is given (the sequential decoder, used on CPU). It
 feeds N hours of speech-like samples to faster-whisper's feature extractor once whole and once
 in the windows ``transcribe.asr`` cuts (``WINDOW_SECONDS``), each in a fresh process.
+``--diarize`` runs the embedded diarisation on sessions of the given lengths (the committed test
+recordings laid end to end, as scripts/bench.py does) and reports each one's peak, so the growth
+per hour can be read off.
 """
 
 from __future__ import annotations
@@ -69,6 +73,43 @@ for first, last in parts:
 print(json.dumps({"baseline": before, "peak": status("VmHWM"), "windows": len(parts), "samples": samples.nbytes}))
 """
 
+DIARIZE = r"""
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[2])
+from bench import make_session
+from pathlib import Path
+from transcribe.audio import load
+from transcribe.diarize import Diarizer
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+
+minutes = float(sys.argv[1])
+samples = load(make_session(Path(sys.argv[3]), minutes, False)).audio
+diarizer = Diarizer()
+before = status("VmRSS")
+started = time.perf_counter()
+result = diarizer(samples)
+print(json.dumps({"minutes": len(samples) / 16000 / 60, "before": before, "peak": status("VmHWM"),
+                  "seconds": time.perf_counter() - started, "speakers": len({t.speaker for t in result.turns})}))
+"""
+
+
+def measure_diarization(lengths: list[float]) -> None:
+    mb = 1e6
+    scripts = Path(__file__).resolve().parent
+    for minutes in lengths:
+        with tempfile.TemporaryDirectory() as scratch:
+            done = subprocess.run([sys.executable, "-c", DIARIZE, str(minutes), str(scripts), scratch], capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"Diarisation failed:\n{done.stderr}")
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{r['minutes']:6.1f} min: peak {r['peak'] / mb:6.0f} MB (models and samples loaded: {r['before'] / mb:.0f} MB), "
+              f"{r['seconds']:.0f} s, {r['speakers']} speakers")
+
 
 def measure_features(hours: float) -> None:
     mb = 1e6
@@ -117,9 +158,13 @@ def main() -> None:
     parser.add_argument("--files", nargs="+", type=Path, help="measure these recordings instead of generating")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep the files")
     parser.add_argument("--asr", action="store_true", help="measure Whisper's feature extraction instead of decoding")
+    parser.add_argument("--diarize", nargs="+", type=float, metavar="MINUTES", help="measure diarisation on sessions of these lengths")
     args = parser.parse_args()
     if args.asr:
         measure_features(args.hours)
+        return
+    if args.diarize:
+        measure_diarization(args.diarize)
         return
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -21,6 +21,13 @@ and espeak-ng (Norwegian voices). Output is deterministic for a given seed and t
     python scripts/make_fixtures.py --out tests/fixtures --kind all --seed 1
     python scripts/make_fixtures.py --out /tmp/eval --kind voices --minutes 5 --seed 3
     python scripts/make_fixtures.py --check tests/fixtures
+    python scripts/make_fixtures.py --out eval/focus --devset 6 --seed 1   # evaluation set
+
+``--devset N`` makes the focus-group development set for ``scripts/evaluate.py``: N mixtures of
+real voices (LibriSpeech), 3-6 minutes and 6-8 speakers each, written as AAC mono .m4a at
+64 kbit/s (what iPhone Voice Memos records at its default quality), with an RTTM of the
+speech regions found by an energy pass over each clean source piece before mixing (so pauses
+inside a read sentence are not counted as speech). See make_focus_mixture().
 """
 from __future__ import annotations
 
@@ -40,7 +47,8 @@ DEFAULT_SPEECH = REPO_ROOT.parent / "shared" / "speech"
 
 WORK_SR = 16000          # everything is built at 16 kHz mono float32
 OUT_SR = 48000           # written like iPhone Voice Memos: AAC, 48 kHz, mono
-OUT_BITRATE = "32k"
+OUT_BITRATE = "32k"      # the committed fixtures (kept as they are)
+DEVSET_BITRATE = "64k"   # the evaluation set: iPhone Voice Memos' AAC mono is typically ~64 kbit/s
 AAC_BLOCK = 1024         # samples at WORK_SR = 3 AAC frames of 1024 samples at OUT_SR
 FRAME = 0.010            # analysis hop (s)
 
@@ -78,13 +86,13 @@ def probe(path: Path) -> dict:
     return json.loads(out)
 
 
-def write_m4a(x: np.ndarray, path: Path) -> None:
-    """float32 16 kHz mono -> AAC-LC .m4a, 48 kHz mono, 32 kbit/s, faststart, bit-exact."""
+def write_m4a(x: np.ndarray, path: Path, bitrate: str = OUT_BITRATE) -> None:
+    """float32 16 kHz mono -> AAC-LC .m4a, 48 kHz mono, `bitrate`, faststart, bit-exact."""
     run(["ffmpeg", "-nostdin", "-v", "error", "-y",
          "-f", "f32le", "-ar", str(WORK_SR), "-ac", "1", "-i", "-",
          "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
          "-af", f"aresample={OUT_SR}:resampler=soxr",
-         "-c:a", "aac", "-b:a", OUT_BITRATE, "-ar", str(OUT_SR), "-ac", "1",
+         "-c:a", "aac", "-b:a", bitrate, "-ar", str(OUT_SR), "-ac", "1",
          "-movflags", "+faststart", str(path)],
         data=np.ascontiguousarray(x, dtype="<f4").tobytes())
 
@@ -208,9 +216,12 @@ def split_points(turns: list[dict], total: float, n_parts: int) -> list[float]:
 
 
 def write_fixture(out: Path, name: str, x: np.ndarray, turns: list[dict], n_parts: int,
-                  meta: dict) -> dict:
+                  meta: dict, speech: list[tuple[str, float, float]] | None = None,
+                  bitrate: str = OUT_BITRATE) -> dict:
     """Write parts (.m4a), <name>.rttm and <name>.json. Turn times in `turns` are on the
-    un-split timeline of `x`; the written times use the decoded part durations."""
+    un-split timeline of `x`; the written times use the decoded part durations. With `speech`
+    ((speaker, start, end) regions of actual speech, on the same timeline) the RTTM holds those
+    regions instead of whole turns, and the json lists them under "speech"."""
     # Part lengths are whole multiples of AAC_BLOCK samples (3 AAC frames at 48 kHz), so an
     # AAC part decodes to exactly the length that went in (no end padding to argue about).
     last = max(t["end"] for t in turns)
@@ -230,7 +241,7 @@ def write_fixture(out: Path, name: str, x: np.ndarray, turns: list[dict], n_part
         a, b = int(round(bounds[k] * WORK_SR)), int(round(bounds[k + 1] * WORK_SR))
         seg = x[a:b]
         path = out / fname
-        write_m4a(seg, path)
+        write_m4a(seg, path, bitrate)
         dec48 = decode(path, OUT_SR)
         dur = len(dec48) / OUT_SR
         dec16 = decode(path, WORK_SR)
@@ -256,6 +267,11 @@ def write_fixture(out: Path, name: str, x: np.ndarray, turns: list[dict], n_part
         tt["end"] = round(t["end"] + shift, 3)
         tt["part"] = k + 1
         out_turns.append(tt)
+    out_speech = []
+    for spk, s, e in sorted(speech or [], key=lambda r: (r[1], r[2], r[0])):
+        k = int(np.searchsorted(np.array(cuts), s, side="right")) if cuts else 0
+        shift = parts[k]["offset"] - bounds[k]
+        out_speech.append([spk, round(s + shift, 3), round(e + shift, 3)])
     for p in parts:
         p.pop("_lag_ms")
     doc = dict(meta)
@@ -264,14 +280,17 @@ def write_fixture(out: Path, name: str, x: np.ndarray, turns: list[dict], n_part
         "duration": round(offset, 6),
         "sample_rate": OUT_SR,
         "codec": "aac",
-        "bitrate": OUT_BITRATE,
+        "bitrate": bitrate,
         "parts": parts,
         "turns": out_turns,
     })
+    if speech is not None:
+        doc["rttm"] = "speech regions (pauses inside a turn excluded)"
+        doc["speech"] = out_speech
+    rows = out_speech if speech is not None else [[t["speaker"], t["start"], t["end"]] for t in out_turns]
     with open(out / f"{name}.rttm", "w", encoding="utf-8") as f:
-        for t in out_turns:
-            f.write(f"SPEAKER {name} 1 {t['start']:.3f} {t['end'] - t['start']:.3f} "
-                    f"<NA> <NA> {t['speaker']} <NA> <NA>\n")
+        for spk, s, e in rows:
+            f.write(f"SPEAKER {name} 1 {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>\n")
     with open(out / f"{name}.json", "w", encoding="utf-8") as f:
         json.dump(doc, f, ensure_ascii=False, indent=1)
         f.write("\n")
@@ -673,6 +692,261 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
     return write_fixture(out, name, x, out_turns, n_parts, meta)
 
 
+# --------------------------------------------------------------------------- devset (evaluation)
+#
+# A development set of focus-group-like mixtures from real voices, for scripts/evaluate.py.
+# Unlike voices_group (a short committed fixture), the ground truth marks actual speech: each
+# clean source piece gets an energy pass before mixing, so the pauses inside a read utterance
+# are not in the RTTM. Not committed (write it to eval/, which git ignores).
+
+DEVSET_MINUTES = (3.0, 3.5, 4.0, 4.5, 5.0, 6.0)   # one mixture each, in order; more cycle
+DEVSET_SPEAKERS = (7, 6, 8, 7, 8, 6)              # moderator included
+
+
+def speech_regions(y: np.ndarray, min_gap: float = 0.25, min_len: float = 0.1,
+                   pad: float = 0.05) -> list[tuple[float, float]]:
+    """Where a clean clip has speech, in seconds: frames above a level between the clip's
+    noise floor (10th percentile) and its loud frames (95th), at most 30 dB under the loud
+    ones; padded by `pad`, gaps under `min_gap` filled, islands under `min_len` dropped."""
+    db = frame_db(y)
+    loud, floor = float(np.percentile(db, 95)), float(np.percentile(db, 10))
+    act = db > max(loud - 30.0, floor + 0.4 * (loud - floor))
+    runs, i, n = [], 0, len(act)
+    while i < n:
+        if act[i]:
+            j = i
+            while j < n and act[j]:
+                j += 1
+            runs.append([max(0.0, i * FRAME - pad), min(len(y) / WORK_SR, j * FRAME + pad)])
+            i = j
+        else:
+            i += 1
+    merged: list[list[float]] = []
+    for r in runs:
+        if merged and r[0] - merged[-1][1] < min_gap:
+            merged[-1][1] = max(merged[-1][1], r[1])
+        else:
+            merged.append(r)
+    return [(round(a, 3), round(b, 3)) for a, b in merged if b - a >= min_len]
+
+
+def backchannel(cache: dict, spk: dict, rng: np.random.Generator) -> dict:
+    """A short fragment (0.3-0.8 s) of a speaker's speech: the start of a stretch of speech in
+    one of their utterances, standing in for "mm", "ja", "right"."""
+    ut = cache[spk["files"][int(rng.integers(len(spk["files"])))]]
+    regions = [r for r in speech_regions(ut["y"]) if r[1] - r[0] >= 0.3]
+    a, b = regions[int(rng.integers(len(regions)))]
+    b = min(b, a + float(rng.uniform(0.3, 0.8)))
+    y = fade(ut["y"][int(a * WORK_SR): int(b * WORK_SR)], 0.03)
+    return {"y": y, "file": ut["file"], "src_start": a, "src_end": round(b, 3), "reused": True}
+
+
+def knock(rng: np.random.Generator) -> np.ndarray:
+    """A cup or a pen on the table: a short decaying burst of filtered noise."""
+    n = int(float(rng.uniform(0.04, 0.12)) * WORK_SR)
+    y = rng.standard_normal(n) * np.exp(-np.arange(n) / (0.015 * WORK_SR))
+    y = np.convolve(y, np.ones(4) / 4, "same")
+    return (y * 10 ** (float(rng.uniform(-32, -24)) / 20) / (np.sqrt(np.mean(y ** 2)) + 1e-12)).astype(np.float32)
+
+
+def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_speakers: int,
+                       name: str) -> dict:
+    """One focus-group-like mixture: a moderator with short questions and follow-ups, a
+    dominant informant, a quiet one (2-3 short turns, further from the phone), others in
+    between; turns of one or two utterance pieces, short back-channels (also over the current
+    speaker), overlaps at some turn changes, modest room reverb, room noise and a few knocks
+    on the table; AAC .m4a at DEVSET_BITRATE. Ground truth: speech regions (see above)."""
+    need_tools("ffmpeg", "ffprobe", "sox")
+    lib = speech / "spk" / "librispeech"
+    bank = read_speakers(speech)
+    rng = np.random.default_rng([seed, 7])
+    rich = [s for s in bank if len(s["files"]) >= 3]
+    for _ in range(1000):
+        pick = rng.permutation(len(rich))[:2]
+        mod, dom = rich[pick[0]], rich[pick[1]]
+        rest = [s for s in bank if s is not mod and s is not dom]
+        others = [rest[i] for i in rng.choice(len(rest), n_speakers - 2, replace=False)]
+        g = [s["gender"] for s in [mod, dom] + others]
+        if min(g.count("F"), g.count("M")) >= max(1, n_speakers // 3):
+            break
+    informants = [dom] + others                 # 0 dominant, last quiet
+    n_inf, quiet = len(informants), len(informants) - 1
+    spk_of: dict = {"M": mod, **dict(enumerate(informants))}
+    labels = {k: f"spk{s['speaker']}" for k, s in spk_of.items()}
+    gain_db = {k: float(rng.uniform(-5.0, 1.0)) for k in spk_of}
+    gain_db["M"] = float(rng.uniform(-1.0, 1.0))
+    gain_db[quiet] = float(rng.uniform(-8.0, -4.0))
+    cache: dict = {}
+    banks = {k: Bank(lib, s, rng, cache) for k, s in spk_of.items()}
+    # informant shares: dominant about a third, quiet 2-3 turns, the rest uneven
+    share = 0.5 / (n_inf - 2) + 0.5 * rng.dirichlet(np.full(n_inf - 2, 1.5))   # none near zero
+    weights = np.concatenate([[0.45], share * 0.55, [0.0]])     # 0: dominant, last: quiet
+    target = 60.0 * minutes
+    n_quiet = int(rng.integers(2, 4))
+    quiet_at = sorted(rng.uniform(0.15, 0.9, n_quiet) * target)
+
+    pieces, turns = [], []          # pieces: (start sample, samples, who)
+    spoken = {k: 0 for k in range(n_inf)}
+    t, prev_who = float(rng.uniform(0.5, 1.0)), None
+
+    def place(who, parts_want, lo, hi, start):
+        nonlocal t
+        pos, first = start, True
+        for want in parts_want:
+            if not first:
+                pos += float(rng.uniform(0.3, 0.8))      # a pause inside the turn
+            pc = banks[who].take(want, lo, hi)
+            pos = round(pos, 3)
+            end = round(pos + len(pc["y"]) / WORK_SR, 3)
+            pieces.append((pos, pc["y"], who))
+            turns.append({"who": who, "start": pos, "end": end, "source": pc["file"],
+                          "source_start": pc["src_start"], "source_end": pc["src_end"],
+                          "reused": pc["reused"], "kind": "turn"})
+            pos, first = end, False
+        return pos
+
+    def gap_or_overlap(prev_len):
+        if turns and rng.random() < 0.18:              # start before the other has finished
+            return t - min(float(rng.uniform(0.3, 1.0)), 0.4 * prev_len)
+        return t + float(rng.uniform(0.15, 1.0))
+
+    while t < target:
+        # the moderator: a question, or a short follow-up
+        q = rng.random() < 0.7
+        prev_len = turns[-1]["end"] - turns[-1]["start"] if turns else 0.0
+        start = gap_or_overlap(prev_len) if turns else t
+        t = max(t, place("M", [float(rng.uniform(2.0, 4.0)) if q else float(rng.uniform(1.2, 2.0))],
+                         1.0 if not q else 1.5, 4.5, start))
+        prev_who = "M"
+        for _ in range(int(rng.integers(1, 4))):
+            if quiet_at and t >= quiet_at[0]:
+                quiet_at.pop(0)
+                who = quiet
+            else:
+                w = weights.copy()
+                if isinstance(prev_who, (int, np.integer)):
+                    w[prev_who] = 0.0
+                who = int(rng.choice(n_inf, p=w / w.sum()))
+                owed = [k for k in range(1, quiet) if spoken[k] < 2 and k != prev_who]
+                if owed and rng.random() < t / target:     # everyone speaks at least twice
+                    who = owed[0]
+            spoken[who] += 1
+            if who == quiet:
+                want, lo, hi = [float(rng.uniform(1.5, 3.5))], 1.2, 4.0
+            else:
+                long_ = who == 0
+                n_parts = 2 if rng.random() < (0.5 if long_ else 0.3) else 1
+                want = [float(rng.uniform(4.0, 10.0) if long_ else rng.uniform(2.5, 8.0))
+                        for _ in range(n_parts)]
+                lo, hi = (2.5, 12.0) if long_ else (2.0, 9.0)
+            prev_len = turns[-1]["end"] - turns[-1]["start"]
+            turn_start = gap_or_overlap(prev_len)
+            t = max(t, place(who, want, lo, hi, turn_start))
+            turn_end, turn_len = t, t - turn_start
+            # back-channels by someone else during a longer turn ("mm", "ja")
+            if turn_len > 4.0 and rng.random() < 0.4:
+                others_ = ["M"] * 2 + [k for k in range(n_inf - 1) if k != who]
+                bwho = others_[int(rng.integers(len(others_)))]
+                pc = backchannel(cache, spk_of[bwho], rng)
+                bstart = round(float(rng.uniform(turn_start + 1.0, turn_end - 1.0)), 3)
+                pieces.append((bstart, pc["y"], bwho))
+                turns.append({"who": bwho, "start": bstart,
+                              "end": round(bstart + len(pc["y"]) / WORK_SR, 3),
+                              "source": pc["file"], "source_start": pc["src_start"],
+                              "source_end": pc["src_end"], "reused": True, "kind": "backchannel"})
+            prev_who = who
+    turns.sort(key=lambda r: (r["start"], r["end"]))
+    total = max(r["end"] for r in turns) + float(rng.uniform(0.6, 1.0))
+    x = np.zeros(int(round(total * WORK_SR)) + 1, dtype=np.float32)
+    regions: dict = {}
+    for start, y, who in pieces:
+        level = -20.0 + gain_db[who] - (3.0 if len(y) < WORK_SR else 0.0)
+        a = int(round(start * WORK_SR))
+        x[a: a + len(y)] += y * 10 ** ((level - rms_db(y)) / 20)
+        regions.setdefault(who, []).extend((start + s, start + e) for s, e in speech_regions(y))
+    for _ in range(int(rng.integers(2, 6))):          # knocks: not speech, not in the RTTM
+        k = knock(rng)
+        a = int(rng.integers(0, len(x) - len(k)))
+        x[a: a + len(k)] += k
+    speech_rows = []
+    for who, rs in regions.items():
+        rs.sort()
+        merged: list[list[float]] = []
+        for s, e in rs:
+            if merged and s <= merged[-1][1] + 0.05:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        speech_rows += [(labels[who], round(s, 3), round(e, 3)) for s, e in merged]
+    reverb = (int(rng.integers(15, 30)), int(rng.integers(25, 45)), -10.0)   # sox: wet gain >= -10 dB
+    noise_db = float(rng.uniform(-54.0, -48.0))
+    x = sox_reverb(x, *reverb)
+    spans = [(s, e) for _, s, e in speech_rows]
+    x = normalise(x, spans, -20.0)
+    x += room_noise(len(x), rng, noise_db)
+    x = normalise(x, spans, -20.0)
+
+    speakers = {}
+    for k, s in spk_of.items():
+        role = ("moderator" if k == "M" else "dominant informant" if k == 0
+                else "quiet informant" if k == quiet else "informant")
+        mine = [r for r in speech_rows if r[0] == labels[k]]
+        speakers[labels[k]] = {"role": role, "librispeech_speaker": s["speaker"],
+                               "gender": s["gender"], "subset": s["subset"],
+                               "turns": sum(1 for r in turns if r["who"] == k and r["kind"] == "turn"),
+                               "backchannels": sum(1 for r in turns if r["who"] == k and r["kind"] == "backchannel"),
+                               "speech_s": round(sum(e - b for _, b, e in mine), 2),
+                               "gain_db": round(gain_db[k], 2)}
+    out_turns = [{"speaker": labels[r["who"]], **{k: v for k, v in r.items() if k != "who"}} for r in turns]
+    meta = {
+        "format": "transcribe.fixture/1",
+        "generator": "scripts/make_fixtures.py --devset",
+        "kind": "librispeech-focus-group",
+        "language": "en",
+        "synthetic": False,
+        "description": "Focus-group-like mixture of real read-speech voices from LibriSpeech "
+                       "(English) for evaluation: moderator with short questions, a dominant and a "
+                       "quiet informant, back-channels, overlaps, modest reverb, room noise, knocks; "
+                       "AAC mono like an iPhone voice memo. RTTM = speech regions. Turns are cut "
+                       "from different utterances, so the words do not form a conversation.",
+        "seed": seed,
+        "moderator": labels["M"],
+        "speakers": speakers,
+        "overlapped_speech_s": round(_overlap_seconds(speech_rows), 2),
+        "reverb": {"reverberance": reverb[0], "room_scale": reverb[1], "wet_db": round(reverb[2], 1)},
+        "noise_dbfs": round(noise_db, 1),
+        "attribution": ATTRIBUTION,
+        "source_files": "turn 'source' is relative to spk/librispeech/ in the shared speech "
+                        "folder; source_start/source_end are seconds in that file",
+        "tools": tool_versions(),
+    }
+    return write_fixture(out, name, x, out_turns, 1, meta, speech=speech_rows,
+                         bitrate=DEVSET_BITRATE)
+
+
+def _overlap_seconds(rows: list[tuple[str, float, float]]) -> float:
+    """Seconds where two or more speakers speak at once."""
+    events = sorted([(s, 1) for _, s, _ in rows] + [(e, -1) for _, _, e in rows])
+    total, depth, last = 0.0, 0, 0.0
+    for time, step in events:
+        if depth >= 2:
+            total += time - last
+        depth += step
+        last = time
+    return total
+
+
+def make_devset(out: Path, speech: Path, seed: int, count: int) -> list[dict]:
+    """`count` mixtures focus_<seed>_<k>: lengths DEVSET_MINUTES, speakers DEVSET_SPEAKERS."""
+    docs = []
+    for k in range(count):
+        minutes = DEVSET_MINUTES[k % len(DEVSET_MINUTES)]
+        n_spk = DEVSET_SPEAKERS[k % len(DEVSET_SPEAKERS)]
+        docs.append(make_focus_mixture(out, speech, seed * 1000 + k, minutes, n_spk,
+                                       f"focus{seed}_{k + 1}"))
+    return docs
+
+
 def tool_versions() -> dict:
     def first(cmd: list[str]) -> str:
         try:
@@ -733,10 +1007,11 @@ def check_dir(d: Path) -> int:
             f = line.split()
             rttm.append((f[7], float(f[3]), float(f[3]) + float(f[4])))
         turns = [(t["speaker"], t["start"], t["end"]) for t in doc["turns"]]
-        if len(rttm) != len(turns) or any(
+        want = [tuple(r) for r in doc["speech"]] if "speech" in doc else turns
+        if len(rttm) != len(want) or any(
                 a[0] != b[0] or abs(a[1] - b[1]) > 1e-3 or abs(a[2] - b[2]) > 1e-3
-                for a, b in zip(rttm, turns)):
-            errs.append("rttm and json turns differ")
+                for a, b in zip(rttm, want)):
+            errs.append("rttm and json " + ("speech regions" if "speech" in doc else "turns") + " differ")
         for t in doc["turns"]:
             p = doc["parts"][t["part"] - 1]
             if not (p["offset"] - 1e-3 <= t["start"] < t["end"] <= p["offset"] + p["duration"] + 1e-3):
@@ -790,6 +1065,10 @@ def main(argv: list[str] | None = None) -> int:
                     default=Path(os.environ.get("TRANSCRIBE_SPEECH_DIR", DEFAULT_SPEECH)),
                     help="shared speech folder with spk/librispeech/ "
                          "(env TRANSCRIBE_SPEECH_DIR; default: %(default)s)")
+    ap.add_argument("--devset", type=int, metavar="N", default=None,
+                    help="make N focus-group evaluation mixtures (focus<seed>_<k>: 3-6 min, "
+                         "6-8 speakers, RTTM of speech regions, AAC 64 kbit/s) instead of "
+                         "fixtures; write them to eval/ (git-ignored), not into the repo")
     ap.add_argument("--check", type=Path, metavar="DIR",
                     help="verify the fixtures in DIR instead of making any")
     a = ap.parse_args(argv)
@@ -798,6 +1077,12 @@ def main(argv: list[str] | None = None) -> int:
     if not a.out:
         ap.error("--out is required")
     a.out.mkdir(parents=True, exist_ok=True)
+    if a.devset:
+        for doc in make_devset(a.out, a.speech, a.seed, a.devset):
+            summarise(doc)
+            print(f"  speech {sum(e - s for _, s, e in doc['speech']):.1f} s, overlapped "
+                  f"{doc['overlapped_speech_s']:.1f} s, reverb {doc['reverb']}, noise {doc['noise_dbfs']} dBFS")
+        return 0
     if a.kind in ("norwegian", "all"):
         summarise(make_no_group(a.out, a.seed, n_parts=a.parts or 3))
     if a.kind in ("voices", "all"):

@@ -6,14 +6,19 @@ import numpy as np
 import pytest
 
 from transcribe import audio, models
+from transcribe.diarize import DEFAULTS
 from transcribe.errors import InputError, ModelError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VOICES = FIXTURES / "voices_group.m4a"
 VOICES_RTTM = FIXTURES / "voices_group.rttm"
-# Measured: DER 0.43 (collar 0.25 s each side) with the defaults; the segmentation model alone,
-# with oracle clustering, gets 0.32 on this short, fast-alternating mixture.
+# Measured with the defaults: DER 0.47 (collar 0.25 s each side); 0.43 when told there are 7
+# speakers. This 79 s mixture of 3-6 s reverberant turns at 32 kbit/s is much harsher than the
+# focus-group set the defaults were chosen on (README: DER 8.7 % there): segmentation-3.0 with
+# oracle clustering gets 0.32 here (it misses 11 s of the 60 s of speech), and two clips of one
+# voice score cosine 0.48 against 0.68 clean.
 DER_BOUND = 0.50
+DER_BOUND_KNOWN_COUNT = 0.47
 
 
 def reference_turns() -> list[tuple[float, float, str]]:
@@ -41,8 +46,8 @@ def found(diarizer, voices):
 
 
 @pytest.mark.slow
-def test_the_voices_of_the_group_are_told_apart(found):
-    from pyannote.core import Annotation, Segment
+def test_the_voices_of_the_group_are_told_apart(found, voices):
+    from pyannote.core import Annotation, Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     result, _ = found
@@ -52,9 +57,54 @@ def test_the_voices_of_the_group_are_told_apart(found):
         reference[Segment(start, end), len(reference)] = speaker
     for turn in result.turns:
         hypothesis[Segment(turn.start, turn.end), len(hypothesis)] = turn.speaker
-    assert len(result.speakers) == len({speaker for _, _, speaker in truth})
-    assert DiarizationErrorRate(collar=0.5)(reference, hypothesis) < DER_BOUND  # 0.25 s each side
+    # 7 people speak, but two of them for 3.2 s and 2.0 s in all: too little for a cluster of its
+    # own (min cluster size 4 windows), so their words go to others. The 5 heard for 7-21 s are found.
+    talk = {}
+    for start, end, speaker in truth:
+        talk[speaker] = talk.get(speaker, 0.0) + end - start
+    assert len(talk) == 7
+    assert len(result.speakers) == sum(seconds > 5 for seconds in talk.values()) == 5
+    whole = Timeline([Segment(0, len(voices) / 16000)])
+    assert DiarizationErrorRate(collar=0.5)(reference, hypothesis, uem=whole) < DER_BOUND  # 0.25 s each side
     assert result.speakers[0] == "SPEAKER_00" and all(s.startswith("SPEAKER_") for s in result.speakers)
+
+
+@pytest.mark.slow
+def test_retuning_the_clustering_reuses_the_embeddings(diarizer, voices, found):
+    """What scripts/evaluate.py relies on to sweep thresholds in seconds."""
+    import time
+
+    cache = {}
+    assert diarizer(voices, reuse=cache).turns == found[0].turns  # the cache changes nothing
+    try:
+        diarizer.retune(clustering_threshold=0.5)
+        cpu = time.process_time()
+        split = diarizer(voices, reuse=cache)
+        assert time.process_time() - cpu < 3.0  # clustering only; the first pass takes ~15 s
+        assert split.settings["clustering_threshold"] == 0.5
+        assert len(split.speakers) > len(found[0].speakers)
+    finally:
+        diarizer.retune(clustering_threshold=DEFAULTS["clustering_threshold"])
+    assert diarizer.settings == DEFAULTS
+    with pytest.raises(InputError, match="segmentation_step"):
+        diarizer.retune(segmentation_step=0.1)
+
+
+@pytest.mark.slow
+def test_a_known_number_of_speakers_finds_everyone(diarizer, voices):
+    """--speakers 7 (moderator + 6 informants) gives the two brief voices clusters of their own."""
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    result = diarizer(voices, num_speakers=7)
+    reference, hypothesis = Annotation(), Annotation()
+    for start, end, speaker in reference_turns():
+        reference[Segment(start, end), len(reference)] = speaker
+    for turn in result.turns:
+        hypothesis[Segment(turn.start, turn.end), len(hypothesis)] = turn.speaker
+    assert len(result.speakers) == 7
+    whole = Timeline([Segment(0, len(voices) / 16000)])
+    assert DiarizationErrorRate(collar=0.5)(reference, hypothesis, uem=whole) < DER_BOUND_KNOWN_COUNT
 
 
 @pytest.mark.slow
@@ -72,8 +122,6 @@ def test_exclusive_turns_never_overlap_and_cover_the_speech(found):
 @pytest.mark.slow
 def test_the_record_says_what_made_it_and_progress_is_reported(found):
     import json
-
-    from transcribe.diarize import DEFAULTS
 
     result, seen = found
     assert [m.sha256 for m in result.models] == [models.SEGMENTATION_SHA256, models.CAMPPLUS_SHA256]
@@ -127,20 +175,25 @@ def pipeline_folder(root: Path, config: str) -> Path:
     return folder
 
 
-COMMUNITY_STYLE = """\
+# A speaker-diarization-community-1 style config.yaml with the embedded defaults' settings.
+COMMUNITY_STYLE = f"""\
 pipeline:
   name: pyannote.audio.pipelines.SpeakerDiarization
   params:
     segmentation: $model/segmentation
     embedding: $model/embedding
-    clustering: AgglomerativeClustering
-    segmentation_step: 0.2
-    segmentation_batch_size: 32
-    embedding_batch_size: 32
-    embedding_exclude_overlap: true
+    clustering: {DEFAULTS["clustering"]}
+    segmentation_step: {DEFAULTS["segmentation_step"]}
+    segmentation_batch_size: {DEFAULTS["segmentation_batch_size"]}
+    embedding_batch_size: {DEFAULTS["embedding_batch_size"]}
+    embedding_exclude_overlap: {str(DEFAULTS["embedding_exclude_overlap"]).lower()}
 params:
-  clustering: {method: centroid, threshold: 0.6, min_cluster_size: 4}
-  segmentation: {min_duration_off: 0.0}
+  clustering:
+    method: {DEFAULTS["clustering_method"]}
+    threshold: {DEFAULTS["clustering_threshold"]}
+    min_cluster_size: {DEFAULTS["clustering_min_cluster_size"]}
+  segmentation:
+    min_duration_off: {DEFAULTS["segmentation_min_duration_off"]}
 """
 
 

@@ -1,0 +1,116 @@
+"""The scoring in scripts/evaluate.py, on hand-made inputs with exact expected numbers."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "evaluate.py"
+spec = importlib.util.spec_from_file_location("evaluate", SCRIPT)
+evaluate = importlib.util.module_from_spec(spec)
+sys.modules["evaluate"] = evaluate  # dataclasses look their module up there
+spec.loader.exec_module(evaluate)
+
+# Three true speakers: A 0-4 s, B 4-8 s, A and B together 8-9 s, silence 9-10 s, C 10-12 s.
+REFERENCE = [(0.0, 4.0, "A"), (4.0, 9.0, "B"), (8.0, 9.0, "A"), (10.0, 12.0, "C")]
+
+
+def test_speaker_count_error_is_found_minus_true():
+    assert evaluate.speaker_count_error(7, 7) == 0
+    assert evaluate.speaker_count_error(6, 7) == -1
+    assert evaluate.speaker_count_error(9, 7) == 2
+
+
+def test_attribution_takes_the_best_one_to_one_mapping():
+    words = [
+        (0.0, 1.0, "s1"), (1.0, 2.0, "s1"), (2.0, 3.0, "s2"),  # A: two on s1, one on s2
+        (4.0, 5.0, "s2"), (5.0, 6.0, "s2"), (6.0, 7.0, "s2"),  # B: all on s2
+        (8.2, 8.6, "s1"),  # midpoint 8.4: A and B overlap -> not scored
+        (9.2, 9.6, "s1"),  # midpoint 9.4: nobody speaks -> not scored
+        (10.0, 11.0, "s2"), (11.0, 12.0, "s3"),  # C: s2 is taken by B, so only s3 can be C
+    ]
+    scored = evaluate.word_attribution(words, REFERENCE)
+    # s1 -> A (2 words), s2 -> B (3 words), s3 -> C (1 word); 6 of 8 scored words right.
+    assert scored["mapping"] == {"s1": "A", "s2": "B", "s3": "C"}
+    assert (scored["words"], scored["scored"], scored["right"]) == (10, 8, 6)
+    assert (scored["overlap"], scored["no_speech"]) == (1, 1)
+    assert scored["attribution"] == pytest.approx(0.75)
+
+
+def test_one_found_label_for_two_people_gets_one_of_them_only():
+    words = [(0.0, 1.0, "x"), (1.0, 2.0, "x"), (4.0, 5.0, "x"), (10.0, 11.0, "y")]
+    scored = evaluate.word_attribution(words, REFERENCE)
+    assert scored["mapping"] == {"x": "A", "y": "C"}
+    assert scored["right"] == 3 and scored["attribution"] == pytest.approx(0.75)
+
+
+def test_a_word_at_a_boundary_belongs_to_the_turn_it_starts():
+    assert evaluate.active_speakers(REFERENCE, 4.0) == {"B"}
+    assert evaluate.active_speakers(REFERENCE, 12.0) == set()
+    assert evaluate.word_attribution([], REFERENCE)["attribution"] is None
+
+
+def test_word_error_rate_counts_substitutions_deletions_and_insertions():
+    assert evaluate.word_errors("Hello, world!", "hello world") == (0, 2)
+    # "the cat sat on the mat" -> "the cat sat at mat mat now": on->at (S), the->mat (S), + now (I)
+    assert evaluate.word_errors("the cat sat on the mat", "the cat sat at mat mat now") == (3, 6)
+    assert evaluate.word_errors("a b c d", "a d") == (2, 4)  # two deletions
+    assert evaluate.wer("Vi møtes utenom gruppa.", "vi møtes UTENOM gruppa") == 0.0
+    # the hyphen splits "gruppe-møte": mellom -> gruppe (S), gruppemøte -> møte (S)
+    assert evaluate.wer("Vi skiller mellom gruppemøte og privatmøte", "vi skiller gruppe-møte og privatmøte") == pytest.approx(2 / 6)
+    assert evaluate.normalise_text("It's Anne-Lise's 'turn'") == ["it's", "anne", "lise's", "turn"]
+
+
+def test_stm_words_come_in_time_order(tmp_path):
+    stm = tmp_path / "x.stm"
+    stm.write_text("x 1 B 2.0 3.0 second one\nx 1 A 0.5 1.0 First,\n")
+    assert evaluate.stm_text(stm) == "First, second one"
+
+
+def test_a_folder_is_read_with_its_sidecars(tmp_path):
+    import numpy as np
+
+    (tmp_path / "g1.wav").write_bytes(b"")  # not decoded here
+    (tmp_path / "g1.rttm").write_text("SPEAKER g1 1 0.000 4.000 <NA> <NA> A <NA> <NA>\n"
+                                      "SPEAKER g1 1 4.000 5.000 <NA> <NA> B <NA> <NA>\n")
+    (tmp_path / "g1.txt").write_text("hei på deg")
+    (tmp_path / "g1.json").write_text(json.dumps({"language": "en"}))
+    (tmp_path / "lonely.wav").write_bytes(b"")  # no ground truth: skipped
+    (rec,) = evaluate.folder_recordings(tmp_path)
+    assert (rec.set, rec.uri, rec.language, rec.text) == (tmp_path.name, "g1", "en", "hei på deg")
+    assert rec.turns() == [(0.0, 4.0, "A"), (4.0, 9.0, "B")]
+    assert np.isclose(rec.reference.get_timeline().duration(), 9.0)
+
+
+def test_the_grid_embeds_once_per_window_hop():
+    from types import SimpleNamespace
+
+    from transcribe.diarize import DEFAULTS
+
+    ns = SimpleNamespace(step=[0.1, 0.2], exclude_overlap=None, method=None, threshold=[0.6, 0.7],
+                         min_cluster_size=None, min_duration_off=None)
+    groups = evaluate.grid(ns)
+    assert [built["segmentation_step"] for built, _ in groups] == [0.1, 0.2]
+    assert [inner["clustering_threshold"] for inner in groups[0][1]] == [0.6, 0.7]
+    assert groups[0][1][0]["clustering_min_cluster_size"] == DEFAULTS["clustering_min_cluster_size"]
+
+
+@pytest.mark.slow
+def test_the_script_scores_a_folder_with_the_real_pipeline(tmp_path):
+    """evaluate.py end to end on the committed 79 s fixture, diarisation only (~20 s)."""
+    import shutil
+
+    fixtures = Path(__file__).parent / "fixtures"
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for suffix in (".m4a", ".rttm", ".json"):
+        shutil.copy(fixtures / f"voices_group{suffix}", folder)
+    out = tmp_path / "out.json"
+    assert evaluate.main([str(folder), "--no-asr", "--json", str(out)]) == 0
+    (result,) = json.loads(out.read_text())["results"]
+    (row,) = result["files"]
+    assert (row["speakers"], row["true_speakers"], row["speaker_error"]) == (5, 7, -2)  # as in test_diarize.py
+    assert 0.40 < row["der"] < 0.50 and row["der_strict"] >= row["der"] - 0.02
+    assert "attribution" not in row and result["sets"]["set"]["speakers_right"] == 0
