@@ -35,8 +35,8 @@ DEFAULTS = {
 
 # The sequential decoder (CPU) hands faster-whisper at most this much audio per call, cut at the
 # quietest moment near each boundary. faster-whisper builds the features of everything it is
-# given at once, about 43 MB of memory per minute of speech: 5 GB for a 2-hour focus group, 0.65 GB
-# for a 15-minute window (scripts/bench_memory.py --asr). The batched decoder is bounded already.
+# given at once: for 2 hours of speech that peaks at 6.2 GB whole and 0.9 GB in 15-minute windows
+# (scripts/bench_memory.py --asr --hours 2). The batched decoder is bounded already.
 WINDOW_SECONDS = 15 * 60
 # How far from the nominal boundary the cut may move to find a pause.
 WINDOW_SEARCH_SECONDS = 60

@@ -118,17 +118,7 @@ class Diarizer:
         wrong = sorted(set(tunables) - set(RETUNABLE))
         if wrong or not self._embedded:
             raise InputError(f"Only {', '.join(RETUNABLE)} of the embedded pipeline can be retuned, not {', '.join(wrong) or 'a folder pipeline'}.")
-        settings = {**self.settings, **tunables}
-        self._pipeline.instantiate(
-            {
-                "segmentation": {"min_duration_off": settings["segmentation_min_duration_off"]},
-                "clustering": {
-                    "method": settings["clustering_method"],
-                    "threshold": settings["clustering_threshold"],
-                    "min_cluster_size": settings["clustering_min_cluster_size"],
-                },
-            }
-        )
+        _instantiate(self._pipeline, {**self.settings, **tunables})
         self.settings = _settings(self._pipeline)
 
     def __call__(
@@ -200,6 +190,12 @@ def _embedded_pipeline(settings: dict):
         plda=_unused_plda(),
         **{key: settings[key] for key in _CONSTRUCTOR},
     )
+    _instantiate(pipeline, settings)
+    return pipeline, (segmentation_info, embedding_info)
+
+
+def _instantiate(pipeline, settings: dict) -> None:
+    """Set the embedded pipeline's instantiated parameters (RETUNABLE) from DEFAULTS-style names."""
     pipeline.instantiate(
         {
             "segmentation": {"min_duration_off": settings["segmentation_min_duration_off"]},
@@ -210,7 +206,6 @@ def _embedded_pipeline(settings: dict):
             },
         }
     )
-    return pipeline, (segmentation_info, embedding_info)
 
 
 def _folder_pipeline(folder: models.PipelineFolder, tunables: dict):
