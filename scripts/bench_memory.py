@@ -33,14 +33,16 @@ from pathlib import Path
 
 PIECE_SECONDS = 600
 
-MEASURE = r"""
-import json, sys, time
-
+# Each measuring script below runs in a fresh process and reads the kernel's counters with this.
+STATUS = r"""
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key + ":"):
             return int(line.split()[1]) * 1024
+"""
 
+MEASURE = STATUS + r"""
+import json, sys, time
 from transcribe import audio
 
 before = status("VmRSS")
@@ -51,16 +53,11 @@ print(json.dumps({"baseline": before, "peak": status("VmHWM"), "after": status("
                   "samples": session.audio.nbytes, "duration": session.duration, "seconds": seconds}))
 """
 
-FEATURES = r"""
+FEATURES = STATUS + r"""
 import json, sys
 import numpy as np
 from faster_whisper.feature_extractor import FeatureExtractor
 from transcribe import asr
-
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
 
 hours, windowed = float(sys.argv[1]), sys.argv[2] == "windows"
 samples = (np.random.default_rng(0).standard_normal(int(hours * 3600 * 16000)) * 0.1).astype(np.float32)
@@ -73,19 +70,13 @@ for first, last in parts:
 print(json.dumps({"baseline": before, "peak": status("VmHWM"), "windows": len(parts), "samples": samples.nbytes}))
 """
 
-DIARIZE = r"""
+DIARIZE = STATUS + r"""
 import json, sys, time
-import numpy as np
 sys.path.insert(0, sys.argv[2])
 from bench import make_session
 from pathlib import Path
 from transcribe.audio import load
 from transcribe.diarize import Diarizer
-
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
 
 minutes = float(sys.argv[1])
 samples = load(make_session(Path(sys.argv[3]), minutes, False)).audio

@@ -149,6 +149,11 @@ class Recording:
     language: str = "en"
     audio: object = None  # samples, loaded once
 
+    @property
+    def key(self) -> str:
+        """Unique across sets: two folders may hold recordings of the same name."""
+        return self.uri + str(self.audio_path)
+
     def turns(self) -> list[tuple[float, float, str]]:
         return [(s.start, s.end, str(label)) for s, _, label in self.reference.itertracks(yield_label=True)]
 
@@ -234,9 +239,8 @@ class Words:
 
         from transcribe.asr import Word
 
-        info = self.info
         key = hashlib.sha256(np.ascontiguousarray(rec.audio).tobytes()).hexdigest()[:24]
-        path = self.cache / f"{rec.uri}-{key}-{rec.language}-{info.sha256[:12]}.json"
+        path = self.cache / f"{rec.uri}-{key}-{rec.language}-{self.info.sha256[:12]}.json"
         if path.is_file():
             return [Word(**w) for w in json.loads(path.read_text())]
         if self._transcriber is None:
@@ -373,20 +377,20 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_asr:
         get_words = Words(args.asr_cache, args.asr_model)
         for rec in recordings:
-            words[rec.uri + str(rec.audio_path)] = get_words(rec)
+            words[rec.key] = get_words(rec)
         asr_seconds = get_words.seconds
 
     results = []
     for built, inner in grid(args):
         diarizer = Diarizer(**built, **inner[0])
-        reuse = {rec.uri + str(rec.audio_path): {} for rec in recordings}
+        reuse = {rec.key: {} for rec in recordings}
         full_cpu = None
         for later in inner:
             diarizer.retune(**later)
             settings = {**DEFAULTS, **built, **later}
             rows = []
             for rec in recordings:
-                key = rec.uri + str(rec.audio_path)
+                key = rec.key
                 cpu0 = time.process_time()
                 found = diarizer(rec.audio, reuse=reuse[key])
                 cpu = time.process_time() - cpu0

@@ -133,14 +133,14 @@ class Transcriber:
         parts = windows(audio, WINDOW_SECONDS, WINDOW_SEARCH_SECONDS) if self._batched is None else [(0, len(audio))]
         with cuda_errors(self.device, "Transcription"):
             for first, last in parts:
-                offset = first / SAMPLE_RATE
+                offset, piece = first / SAMPLE_RATE, audio[first:last]
                 if self._batched is None:
                     segments, _info = self._model.transcribe(
-                        audio[first:last], **common, vad_filter=self.settings["vad_filter"],
+                        piece, **common, vad_filter=self.settings["vad_filter"],
                         condition_on_previous_text=self.settings["condition_on_previous_text"],
                     )
                 else:  # batched windows never see the text before them: condition_on_previous_text does not apply
-                    segments, _info = self._batched.transcribe(audio, **common, vad_filter=True, batch_size=self.settings["batch_size"])
+                    segments, _info = self._batched.transcribe(piece, **common, vad_filter=True, batch_size=self.settings["batch_size"])
                 for segment in segments:  # a generator: the work happens while iterating
                     for word in segment.words or ():
                         text = word.word.strip()
