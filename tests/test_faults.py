@@ -266,7 +266,9 @@ def test_purge_killed_at_random_points_never_destroys_before_the_exports_are_ver
     rounds = 0
     while len(kills) < KILLS:
         rounds += 1
-        assert rounds <= 12, kills
+        # A guard against looping for ever, not a property: about a third of the kills land after the
+        # process has finished, so 20 kills take 10-14 rounds (12 failed one run in three).
+        assert rounds <= 40, kills
         with_run = rounds % 4 == 0  # every fourth round: 'run --purge' writes the exports, then purges
         restore(exported=not with_run)
         for _ in range(4):
