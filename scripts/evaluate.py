@@ -22,8 +22,9 @@ transcribe.align, real models, nothing downloaded) over every recording found, a
   punctuation removed). It does not depend on the diarisation settings.
 * speed: CPU seconds (all threads of this process) per minute of audio for diarisation; ASR is
   timed separately. Settings that differ only after the embeddings (threshold, method, minimum
-  cluster size, gap filling) reuse one embedding pass, so the speed column gives the full cost
-  of the first run of that group.
+  cluster size, gap filling, resegmentation) reuse one embedding pass, so the speed column gives
+  the full cost of the first run of that group (resegmentation windows are embedded once per
+  window size and hop, and reused too).
 
 A DIR holds recordings (.m4a .wav .flac .mp3 .ogg) each with a same-stem .rttm (ground truth),
 optionally .uem (scored region), .txt or .stm (reference words) and .json (a sidecar; its
@@ -264,6 +265,8 @@ def grid(args) -> list[tuple[dict, list[dict]]]:
         "segmentation_step": args.step, "embedding_exclude_overlap": args.exclude_overlap,
         "clustering_method": args.method, "clustering_threshold": args.threshold,
         "clustering_min_cluster_size": args.min_cluster_size, "segmentation_min_duration_off": args.min_duration_off,
+        "resegmentation_window": args.reseg_window, "resegmentation_hop": args.reseg_hop,
+        "resegmentation_min_change": args.reseg_min_change, "resegmentation_iterations": args.reseg_iterations,
     }
     axes = {key: values or [DEFAULTS[key]] for key, values in axes.items()}
     built = [key for key in axes if key not in RETUNABLE]
@@ -346,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--method", nargs="+", help="clustering_method")
     tune.add_argument("--min-duration-off", type=float, nargs="+", help="segmentation_min_duration_off")
     tune.add_argument("--exclude-overlap", type=lambda v: v == "yes", nargs="+", metavar="yes|no", help="embedding_exclude_overlap")
+    tune.add_argument("--reseg-window", type=float, nargs="+", help="resegmentation_window (seconds; 0: no resegmentation)")
+    tune.add_argument("--reseg-hop", type=float, nargs="+", help="resegmentation_hop (seconds)")
+    tune.add_argument("--reseg-min-change", type=float, nargs="+", help="resegmentation_min_change (seconds)")
+    tune.add_argument("--reseg-iterations", type=int, nargs="+", help="resegmentation_iterations")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; use 1 on a shared machine)")
     parser.add_argument("--per-file", action="store_true", help="also print a row per recording")
     args = parser.parse_args(argv)

@@ -112,5 +112,5 @@ def test_the_script_scores_a_folder_with_the_real_pipeline(tmp_path):
     (result,) = json.loads(out.read_text())["results"]
     (row,) = result["files"]
     assert (row["speakers"], row["true_speakers"], row["speaker_error"]) == (5, 7, -2)  # as in test_diarize.py
-    assert 0.40 < row["der"] < 0.50 and row["der_strict"] >= row["der"] - 0.02
+    assert 0.33 < row["der"] < 0.40 and row["der_strict"] >= row["der"] - 0.02
     assert "attribution" not in row and result["sets"]["set"]["speakers_right"] == 0

@@ -28,6 +28,7 @@ STAGE_NAMES = {
     "diarize:speaker_counting": "Counting speakers",
     "diarize:embeddings": "Telling voices apart",
     "diarize:discrete_diarization": "Placing turns",
+    "diarize:resegmentation": "Checking each turn's voice",
 }
 
 

@@ -6,6 +6,9 @@ find speech and up to three local speakers per 10 s window, and CAM++ (``campplu
 embed each local speaker, followed by agglomerative clustering of the embeddings. (pyannote's
 default VBx clustering needs a PLDA trained for the embedding; there is none for CAM++.)
 A local pyannote pipeline folder (e.g. speaker-diarization-community-1) can be used instead.
+Either way, resegment.py then looks again at the one-voice speech in 1 s windows and moves each
+stretch to the speaker it sounds most like (pyannote labels whole local speakers of 10 s windows,
+which carries one label across a change when a window holds more than three people).
 
 Audio comes in as samples already in memory; nothing is decoded again or written anywhere.
 Importing this module is cheap: torch and pyannote load when a ``Diarizer`` is made.
@@ -28,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import models
+from . import models, resegment
 from .errors import InputError
 from .models import ModelInfo
 
@@ -57,12 +60,20 @@ DEFAULTS = {
     "segmentation_batch_size": 32,
     "embedding_batch_size": 32,
     "embedding_exclude_overlap": True,
+    # resegment.py: one-voice speech relabelled in short windows against each speaker's voice.
+    # Window 0 turns it off. See the README for what each setting measured.
+    "resegmentation_window": 1.0,  # seconds
+    "resegmentation_hop": 0.5,  # seconds between window starts
+    "resegmentation_min_change": 0.3,  # seconds: shorter relabelled stretches are undone
+    "resegmentation_iterations": 2,  # voices re-estimated once from the new labels
 }
 
 MIN_SPEAKER_SECONDS = 1.0
 
 # Which tunables are arguments of SpeakerDiarization(...) rather than instantiated parameters.
 _CONSTRUCTOR = ("clustering", "segmentation_step", "segmentation_batch_size", "embedding_batch_size", "embedding_exclude_overlap")
+# Ours, not pyannote's: they apply to any pipeline, embedded or from a folder.
+_RESEGMENTATION = tuple(key for key in DEFAULTS if key.startswith("resegmentation_"))
 # The others act after the embeddings: Diarizer.retune changes them without reloading anything.
 RETUNABLE = tuple(key for key in DEFAULTS if key not in _CONSTRUCTOR)
 
@@ -99,6 +110,8 @@ class Diarizer:
         unknown = sorted(set(tunables) - set(DEFAULTS))
         if model_dir is None and unknown:
             raise InputError(f"Unknown diarisation setting {', '.join(unknown)}; known are {', '.join(DEFAULTS)}.")
+        self._resegmentation = {key: tunables.pop(key, DEFAULTS[key]) for key in _RESEGMENTATION}
+        resegment.check(**_short(self._resegmentation))
         import torch
 
         if model_dir is None:
@@ -106,7 +119,7 @@ class Diarizer:
         else:
             self._pipeline, self.models = _folder_pipeline(models.diarization_pipeline(model_dir), tunables)
         self._pipeline.to(torch.device(device))
-        self.settings = _settings(self._pipeline)
+        self.settings = {**_settings(self._pipeline), **self._resegmentation}
         self._embedded = model_dir is None
 
     def retune(self, **tunables) -> None:
@@ -118,8 +131,11 @@ class Diarizer:
         wrong = sorted(set(tunables) - set(RETUNABLE))
         if wrong or not self._embedded:
             raise InputError(f"Only {', '.join(RETUNABLE)} of the embedded pipeline can be retuned, not {', '.join(wrong) or 'a folder pipeline'}.")
+        resegmentation = {key: tunables.get(key, self._resegmentation[key]) for key in _RESEGMENTATION}
+        resegment.check(**_short(resegmentation))
         _instantiate(self._pipeline, {**self.settings, **tunables})
-        self.settings = _settings(self._pipeline)
+        self._resegmentation = resegmentation
+        self.settings = {**_settings(self._pipeline), **self._resegmentation}
 
     def __call__(
         self,
@@ -172,9 +188,22 @@ class Diarizer:
                 finally:
                     self._pipeline.training = False
         turns, exclusive = _turns(output.speaker_diarization), _turns(output.exclusive_speaker_diarization)
+        if self._resegmentation["resegmentation_window"]:
+            turns, exclusive = resegment.resegment(
+                turns, exclusive, audio, self._pipeline._embedding,
+                **_short(self._resegmentation),
+                batch_size=self._pipeline.embedding_batch_size,
+                progress=None if progress is None else lambda done, total: progress("resegmentation", done, total),
+                cache=reuse,
+            )
         if num_speakers is None and min_speakers is None:
             turns, exclusive = _without_fleeting_speakers(turns, exclusive)
         return Diarization(turns=turns, exclusive=exclusive, models=self.models, settings=settings)
+
+
+def _short(resegmentation: dict) -> dict:
+    """resegmentation_window=… -> window=…, as resegment.py names them."""
+    return {key.removeprefix("resegmentation_"): value for key, value in resegmentation.items()}
 
 
 def _embedded_pipeline(settings: dict):
