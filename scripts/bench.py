@@ -2,13 +2,14 @@
 """Speed of this pipeline against a plain sequential baseline, on the same audio and the same weights.
 
 * this pipeline: ``transcribe.pipeline.run`` with the project's settings (diarisation with a 2 s
-  window hop and batched inference; Whisper int8 on CPU / float16 on a GPU, VAD, batched
+  window hop, batched inference and resegmentation; Whisper int8 on CPU / float16 on a GPU, VAD, batched
   windows on a GPU), models loaded first as a batch loads them;
 * baseline: what a plain script would do with the same weights: pyannote's ``SpeakerDiarization``
-  with its constructor defaults (``segmentation_step=0.1``, batch size 1, overlap not excluded),
-  then faster-whisper's ``WhisperModel(path, device)`` and ``transcribe(audio, language=…,
-  word_timestamps=True)`` with every other setting at its default (the words need times to be
-  given to speakers, and the language is never detected here).
+  with its constructor defaults (``segmentation_step=0.1``, batch size 1, overlap not excluded)
+  and nothing of ours after it (no resegmentation), then faster-whisper's
+  ``WhisperModel(path, device)`` and ``transcribe(audio, language=…, word_timestamps=True)`` with
+  every other setting at its default (the words need times to be given to speakers, and the
+  language is never detected here).
 
 Each side runs in a fresh process, so model loading and memory are counted for each alone. For
 each stage it prints wall time, real-time factor (seconds per second of audio) and peak resident
@@ -44,7 +45,7 @@ PIECES = [FIXTURES / "voices_group.m4a", *(FIXTURES / f"no_group_part{i}.m4a" fo
           FIXTURES / "npsc" / "norwegian-medium-8s.mp3"]
 RATE = 16000
 BASELINE_DIARIZATION = {"segmentation_step": 0.1, "segmentation_batch_size": 1, "embedding_batch_size": 1,
-                        "embedding_exclude_overlap": False}
+                        "embedding_exclude_overlap": False, "resegmentation_window": 0}  # pyannote alone
 
 
 # -- measuring, inside one side's process ------------------------------------------------------------

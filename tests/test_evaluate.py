@@ -90,11 +90,15 @@ def test_the_grid_embeds_once_per_window_hop():
     from transcribe.diarize import DEFAULTS
 
     ns = SimpleNamespace(step=[0.1, 0.2], exclude_overlap=None, method=None, threshold=[0.6, 0.7],
-                         min_cluster_size=None, min_duration_off=None)
+                         min_cluster_size=None, min_duration_off=None, reseg_window=[0.0, 1.0], reseg_hop=None,
+                         reseg_min_change=None, reseg_iterations=None)
     groups = evaluate.grid(ns)
     assert [built["segmentation_step"] for built, _ in groups] == [0.1, 0.2]
-    assert [inner["clustering_threshold"] for inner in groups[0][1]] == [0.6, 0.7]
+    # resegmentation acts after the embeddings too: swept inside each group
+    assert [(inner["clustering_threshold"], inner["resegmentation_window"]) for inner in groups[0][1]] == [
+        (0.6, 0.0), (0.6, 1.0), (0.7, 0.0), (0.7, 1.0)]
     assert groups[0][1][0]["clustering_min_cluster_size"] == DEFAULTS["clustering_min_cluster_size"]
+    assert groups[0][1][0]["resegmentation_hop"] == DEFAULTS["resegmentation_hop"]
 
 
 @pytest.mark.slow

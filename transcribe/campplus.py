@@ -237,6 +237,11 @@ class CAMPPlusEmbedding(Model):
         return self.campplus(fbank.unsqueeze(0))[0]
 
     def forward(self, waveforms: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        if weights is None:  # whole clips of one length (resegment.py's windows): one batched pass
+            fbanks = torch.stack([self.fbank(waveform) for waveform in waveforms])
+            if fbanks.shape[1] < MIN_FRAMES:
+                raise ValueError(f"CAM++ needs at least {MIN_FRAMES} fbank frames, got {fbanks.shape[1]}.")
+            return self.campplus(fbanks - fbanks.mean(dim=1, keepdim=True))
         embeddings = []
         for i, waveform in enumerate(waveforms):
             fbank = self.fbank(waveform)
