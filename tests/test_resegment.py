@@ -97,8 +97,8 @@ def test_turns_are_rebuilt_and_overlap_keeps_pyannotes_two_speakers():
 
     turns = (Turn(0.0, 3.0, "SPEAKER_00"), Turn(2.8, 4.0, "SPEAKER_01"))
     exclusive = (Turn(0.0, 3.0, "SPEAKER_00"), Turn(3.0, 4.0, "SPEAKER_01"))
-    new_turns, new_exclusive = resegment.resegment(turns, exclusive, audio, embed, window=1.0, hop=0.5,
-                                                   min_change=0.3, iterations=1)
+    new_turns, new_exclusive, alike = resegment.resegment(turns, exclusive, audio, embed, window=1.0, hop=0.5,
+                                                          min_change=0.3, iterations=1)
     assert new_exclusive == (Turn(0.0, 2.0, "SPEAKER_00"), Turn(2.0, 4.0, "SPEAKER_01"))
     # 2.8-3.0 s: two voices in pyannote's turns, kept as they were
     assert new_turns == (Turn(0.0, 2.0, "SPEAKER_00"), Turn(2.0, 2.8, "SPEAKER_01"), Turn(2.8, 3.0, "SPEAKER_00"),
@@ -106,7 +106,22 @@ def test_turns_are_rebuilt_and_overlap_keeps_pyannotes_two_speakers():
     cache = {}
     again = resegment.resegment(turns, exclusive, audio, embed, window=1.0, hop=0.5, min_change=0.3, iterations=1,
                                 cache=cache)
-    assert again == (new_turns, new_exclusive) and len(cache["resegmentation"]) == 1
+    assert again == (new_turns, new_exclusive, alike) and len(cache["resegmentation"]) == 1
+    assert alike == ()  # voices a and b are far apart
+
+
+def test_speakers_whose_voices_are_alike_are_reported_most_alike_first():
+    a, c, d = np.eye(8)[:3]
+    labels = np.repeat([0, 1, 2, 3], 300)
+    windows = windows_over(1200, hop=100)
+    # speaker 1 sounds exactly like 0 (one person split in two); 3 is near 2 (cosine 0.8)
+    sound = {0: a, 1: a, 2: c, 3: 0.8 * c + 0.6 * d}
+    embeddings = np.array([sound[labels[start]] for start, _ in windows])
+    names = ["SPEAKER_00", "SPEAKER_01", "SPEAKER_02", "SPEAKER_03"]
+    assert resegment.alike(labels, windows, embeddings, names, threshold=0.55) == (
+        ("SPEAKER_00", "SPEAKER_01", 1.0), ("SPEAKER_02", "SPEAKER_03", 0.8))
+    assert resegment.alike(labels, windows, embeddings, names, threshold=0.85) == (("SPEAKER_00", "SPEAKER_01", 1.0),)
+    assert resegment.alike(labels, windows, embeddings * np.nan, names) == ()
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """From clusters to informants: the proposal, the map file the researcher edits, and its checks."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -204,6 +205,39 @@ def test_speakers_json_and_session_errors(tmp_path):
     session.save(tmp_path / "unfinished")
     assert invoke("speakers", tmp_path / "unfinished").exit_code == 5
     assert invoke("export", tmp_path / "unfinished", "--map", write(tmp_path, GOOD)).exit_code == 5
+
+
+def test_speakers_that_sound_alike_are_pointed_out_and_survive_a_save(tmp_path):
+    """Diarisation's "perhaps one person in two clusters" (resegment.alike) reaches the researcher
+    in all three views of the speakers, and never changes the map by itself."""
+    import dataclasses
+
+    folder = tmp_path / "gruppe1"
+    session = make_session()
+    session.diarization = dataclasses.replace(session.diarization, alike=(("SPEAKER_01", "SPEAKER_02", 0.66),))
+    session.save(folder)
+    assert Session.load(folder).diarization.alike == (("SPEAKER_01", "SPEAKER_02", 0.66),)
+    assert Session.load(folder).speaker_map == session.speaker_map
+
+    text = invoke("speakers", folder).output
+    assert "sounds like SPEAKER_02 (voice similarity 0.66): if one person, give both one label and add --merge" in text
+    assert "sounds like SPEAKER_01 (voice similarity 0.66)" in text and text.count("sounds like") == 2
+    rows = {row["speaker"]: row for row in json.loads(invoke("speakers", folder, "--json").output)}
+    assert rows["SPEAKER_01"]["sounds_like"] == [{"speaker": "SPEAKER_02", "similarity": 0.66}]
+    assert rows["SPEAKER_00"]["sounds_like"] == []
+    template = invoke("speakers", folder, "--template").output
+    assert "SPEAKER_02 = 1  # " in template and "#   sounds like SPEAKER_01 (voice similarity 0.66)" in template
+    assert load_map(write(tmp_path, template), session) == session.speaker_map  # the hint is only a comment
+
+
+def test_a_session_saved_before_the_hint_existed_reads_as_no_pairs(tmp_path):
+    folder = tmp_path / "gruppe1"
+    save_session(folder)
+    data = json.loads((folder / "session.json").read_text())
+    del data["diarization"]["alike"]
+    (folder / "session.json").write_text(json.dumps(data))
+    assert Session.load(folder).diarization.alike == ()
+    assert "sounds like" not in invoke("speakers", folder).output
 
 
 # -- through the pipeline (speech stages replaced by fixed results) ----------------------------------------

@@ -178,6 +178,7 @@ def run(recordings, informants, out, name, language, start_line, continue_from, 
         emit_json({
             "session": session.name, "folder": str(result.folder), "duration": round(session.duration, 3),
             "speaker_map": session.speaker_map, "computed": result.computed, "device": result.device,
+            "speakers_alike": [list(pair) for pair in session.diarization.alike] if session.diarization else [],
             "seconds": {k: round(v, 2) for k, v in result.seconds.items()}, "warnings": result.warnings,
             "exports": [{"format": r.format, "file": r.file, "sha256": r.sha256} for r in result.exports],
             **({"purge": purged.to_dict()} if purged else {}),
@@ -190,6 +191,8 @@ def run(recordings, informants, out, name, language, start_line, continue_from, 
         click.echo(f"  {result.folder / record.file}")
     mapping = ", ".join(f"{cluster} → {label}" for cluster, label in session.speaker_map.items())
     click.echo(f"Speakers: {mapping}")
+    for a, b, similar in session.diarization.alike if session.diarization else ():
+        click.echo(f"  {a} and {b} sound alike (voice similarity {similar:.2f}): perhaps one person in two clusters")
     click.echo(f"Check them with: transcribe speakers {result.folder}")
     if purge_audio:
         _show_purge(_purge(result.folder, yes=yes))
@@ -341,7 +344,7 @@ def speakers(folder, template, as_json):
     """
     from .errors import SessionError
     from .session import Session
-    from .speakers import map_template, stats
+    from .speakers import map_template, sounds_like, stats
     from .timecode import clock
 
     session = Session.load(folder)
@@ -351,6 +354,7 @@ def speakers(folder, template, as_json):
         click.echo(map_template(session), nl=False)
         return
     rows = []
+    alike = sounds_like(session)
     for row in stats(session.utterances):
         first = [u for u in session.utterances if u.speaker == row.speaker][:3]
         rows.append({
@@ -358,6 +362,7 @@ def speakers(folder, template, as_json):
             "talk_time": round(row.talk_time, 1), "turns": row.turns, "words": row.words,
             "questions": row.questions, "first_start": round(row.first_start, 2),
             "first_lines": [{"start": round(u.start, 2), "text": u.text} for u in first],
+            "sounds_like": [{"speaker": other, "similarity": similar} for other, similar in alike.get(row.speaker, [])],
         })
     if as_json:
         emit_json(rows)
@@ -365,6 +370,9 @@ def speakers(folder, template, as_json):
     for row in rows:
         click.echo(f"{row['speaker']} → {row['label']}: {row['talk_time']:.0f} s, {row['turns']} turns, "
                    f"{row['words']} words, {row['questions']} questions, first at {clock(row['first_start'])}")
+        for other in row["sounds_like"]:
+            click.echo(f"    sounds like {other['speaker']} (voice similarity {other['similarity']:.2f}): "
+                       "if one person, give both one label and add --merge")
         for line in row["first_lines"]:
             click.echo(f"    [{clock(line['start'])}] {line['text'][:100]}")
 

@@ -95,6 +95,8 @@ class Diarization:
     exclusive: tuple[Turn, ...]  # one speaker at a time; used to attribute words
     models: tuple[ModelInfo, ...]
     settings: dict  # the tunables actually used
+    # pairs of speakers who sound alike, perhaps one person split in two: (a, b, similarity)
+    alike: tuple[tuple[str, str, float], ...] = ()
 
     @property
     def speakers(self) -> list[str]:
@@ -190,8 +192,9 @@ class Diarizer:
                 finally:
                     self._pipeline.training = False
         turns, exclusive = _turns(output.speaker_diarization), _turns(output.exclusive_speaker_diarization)
+        alike = ()
         if self._resegmentation["resegmentation_window"]:
-            turns, exclusive = resegment.resegment(
+            turns, exclusive, alike = resegment.resegment(
                 turns, exclusive, audio, self._pipeline._embedding,
                 **_short(self._resegmentation),
                 batch_size=self._pipeline.embedding_batch_size,
@@ -199,8 +202,10 @@ class Diarizer:
                 cache=reuse,
             )
         if num_speakers is None and min_speakers is None:
+            rename = _fleeting_renamed(turns)
             turns, exclusive = _without_fleeting_speakers(turns, exclusive)
-        return Diarization(turns=turns, exclusive=exclusive, models=self.models, settings=settings)
+            alike = tuple((rename[a], rename[b], similar) for a, b, similar in alike if a in rename and b in rename)
+        return Diarization(turns=turns, exclusive=exclusive, models=self.models, settings=settings, alike=alike)
 
 
 def _short(resegmentation: dict) -> dict:
@@ -318,15 +323,22 @@ def _turns(annotation) -> tuple[Turn, ...]:
     )
 
 
-def _without_fleeting_speakers(turns: tuple[Turn, ...], exclusive: tuple[Turn, ...]):
-    """Drop speakers heard for less than MIN_SPEAKER_SECONDS; number the rest SPEAKER_00, … again."""
+def _fleeting_renamed(turns: tuple[Turn, ...]) -> dict[str, str]:
+    """Old name -> new name of each speaker that _without_fleeting_speakers keeps."""
     talk: dict[str, float] = {}
     for turn in turns:
         talk[turn.speaker] = talk.get(turn.speaker, 0.0) + turn.end - turn.start
     kept = sorted(speaker for speaker, seconds in talk.items() if seconds >= MIN_SPEAKER_SECONDS)
     if len(kept) == len(talk) or not kept:
+        return {speaker: speaker for speaker in talk}
+    return {speaker: f"SPEAKER_{index:02d}" for index, speaker in enumerate(kept)}
+
+
+def _without_fleeting_speakers(turns: tuple[Turn, ...], exclusive: tuple[Turn, ...]):
+    """Drop speakers heard for less than MIN_SPEAKER_SECONDS; number the rest SPEAKER_00, … again."""
+    rename = _fleeting_renamed(turns)
+    if len(rename) == len({turn.speaker for turn in turns}):  # nobody dropped
         return turns, exclusive
-    rename = {speaker: f"SPEAKER_{index:02d}" for index, speaker in enumerate(kept)}
 
     def keep(found):
         return tuple(Turn(t.start, t.end, rename[t.speaker]) for t in found if t.speaker in rename)

@@ -202,6 +202,7 @@ def _diarization_to_dict(diarization: Diarization) -> dict:
         "settings": diarization.settings,
         "turns": _turns_to_list(diarization.turns),
         "exclusive": _turns_to_list(diarization.exclusive),
+        "alike": [list(pair) for pair in diarization.alike],
     }
 
 
@@ -211,6 +212,7 @@ def _diarization_from_dict(data: dict) -> Diarization:
         exclusive=_turns_from_list(data["exclusive"]),
         models=tuple(ModelInfo(**model) for model in data["models"]),
         settings=data["settings"],
+        alike=tuple((str(a), str(b), float(similar)) for a, b, similar in data.get("alike", [])),  # older sessions: none
     )
 
 

@@ -204,13 +204,26 @@ def map_template(session) -> str:
         "# Two clusters with one label are one person split in two: add --merge.",
         "",
     ]
+    alike = sounds_like(session)
     for row in stats(session.utterances):
         value = json.dumps(mapping.get(row.speaker, "?"), ensure_ascii=False)
         opening = first[row.speaker]
         excerpt = opening.text if len(opening.text) <= 60 else opening.text[:60] + "…"
         lines.append(f"{row.speaker} = {value}  # {row.talk_time:.0f} s, {row.turns} turns, {row.questions} questions; "
                      f"first at {clock(opening.start)}: {excerpt}")
+        lines += [f"#   sounds like {other} (voice similarity {similar:.2f}): if one person, give both one label and add --merge"
+                  for other, similar in alike.get(row.speaker, [])]
     return "\n".join(lines) + "\n"
+
+
+def sounds_like(session) -> dict[str, list[tuple[str, float]]]:
+    """Speaker -> [(other speaker, voice similarity), …] for the pairs diarisation found alike,
+    perhaps one person split in two clusters (resegment.ALIKE), most alike first."""
+    found: dict[str, list[tuple[str, float]]] = {}
+    for a, b, similar in session.diarization.alike if session.diarization else ():
+        found.setdefault(a, []).append((b, similar))
+        found.setdefault(b, []).append((a, similar))
+    return {speaker: sorted(pairs, key=lambda pair: -pair[1]) for speaker, pairs in found.items()}
 
 
 def _parse_label(value, moderator: str) -> Label | None:
