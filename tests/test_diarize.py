@@ -110,6 +110,24 @@ def test_resegmentation_moves_speech_to_the_right_voice(diarizer, voices, found)
 
 
 @pytest.mark.slow
+def test_one_voice_split_over_two_clusters_is_pointed_out(found):
+    """The fixture's longest voice (spk3080) ends up in two clusters; they are reported as alike
+    (0.71), and the pair really is one person: both clusters hold mostly spk3080's speech."""
+    result, _ = found
+
+    def mostly(speaker: str) -> str:
+        heard: dict[str, float] = {}
+        for turn in (t for t in result.exclusive if t.speaker == speaker):
+            for start, end, true in reference_turns():
+                heard[true] = heard.get(true, 0.0) + max(0.0, min(turn.end, end) - max(turn.start, start))
+        return max(heard, key=heard.get)
+
+    assert len(result.alike) == 1
+    (a, b, similar), = result.alike
+    assert 0.55 <= similar < 1 and mostly(a) == mostly(b) == "spk3080"
+
+
+@pytest.mark.slow
 def test_a_known_number_of_speakers_finds_everyone(diarizer, voices):
     """--speakers 7 (moderator + 6 informants) gives the two brief voices clusters of their own."""
     result = diarizer(voices, num_speakers=7)
