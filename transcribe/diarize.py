@@ -337,10 +337,9 @@ def _fleeting_renamed(turns: tuple[Turn, ...]) -> dict[str, str]:
 def _without_fleeting_speakers(turns: tuple[Turn, ...], exclusive: tuple[Turn, ...]):
     """Drop speakers heard for less than MIN_SPEAKER_SECONDS; number the rest SPEAKER_00, … again."""
     rename = _fleeting_renamed(turns)
-    if len(rename) == len({turn.speaker for turn in turns}):  # nobody dropped
-        return turns, exclusive
+    return _renamed(turns, rename), _renamed(exclusive, rename)
 
-    def keep(found):
-        return tuple(Turn(t.start, t.end, rename[t.speaker]) for t in found if t.speaker in rename)
 
-    return keep(turns), keep(exclusive)
+def _renamed(found: tuple[Turn, ...], rename: dict[str, str]) -> tuple[Turn, ...]:
+    """The turns of the speakers in ``rename``, under their new names."""
+    return tuple(Turn(t.start, t.end, rename[t.speaker]) for t in found if t.speaker in rename)
