@@ -75,8 +75,8 @@ def active_speakers(reference: list[tuple[float, float, str]], t: float) -> set[
 
 def best_mapping(pairs: list[tuple[str, str]]) -> dict[str, str]:
     """One-to-one map found label -> true label maximising how many (found, true) pairs agree."""
-    from scipy.optimize import linear_sum_assignment
     import numpy as np
+    from scipy.optimize import linear_sum_assignment
 
     found = sorted({f for f, _ in pairs})
     true = sorted({t for _, t in pairs})
@@ -238,7 +238,7 @@ class Words:
     def __call__(self, rec: Recording):
         import numpy as np
 
-        from transcribe.asr import Word
+        from transcribe.records import Word
 
         key = hashlib.sha256(np.ascontiguousarray(rec.audio).tobytes()).hexdigest()[:24]
         path = self.cache / f"{rec.uri}-{key}-{rec.language}-{self.info.sha256[:12]}.json"

@@ -13,11 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
 import sessions
-from transcribe.audio import Source
+
 from transcribe.batch import load_manifest
 from transcribe.pipeline import diarization_request, transcription_request
+from transcribe.records import Source
 
 RATE = 16000
 

@@ -23,7 +23,7 @@ def make_tone(path: Path, seconds: float = 1.0, rate: int = 16000, channels: int
 def make_silence(path: Path, seconds: float = 1.0) -> Path:
     subprocess.run(
         ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",
-         "-i", f"anullsrc=r=16000:cl=mono", "-t", str(seconds), str(path)],
+         "-i", "anullsrc=r=16000:cl=mono", "-t", str(seconds), str(path)],
         check=True,
     )
     return path

@@ -10,11 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from transcribe.align import Utterance
-from transcribe.asr import Transcription, Word
-from transcribe.audio import Source
-from transcribe.diarize import Diarization, Turn
-from transcribe.models import ModelInfo
+from transcribe.records import Diarization, ModelInfo, Source, Transcription, Turn, Utterance, Word
 from transcribe.session import Session
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from transcribe.align import align
-from transcribe.asr import Word
+from transcribe.records import Word
 
 
 @dataclass(frozen=True)

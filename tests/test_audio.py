@@ -4,11 +4,10 @@ import hashlib
 
 import numpy as np
 import pytest
+from media import make_silence, make_tone
 
 from transcribe import audio
 from transcribe.errors import InputError
-
-from media import make_silence, make_tone
 
 
 @pytest.mark.parametrize(
@@ -61,7 +60,7 @@ def test_refuses_the_same_part_twice(tmp_path):
         (lambda d: d / "missing.m4a", "does not exist"),
         (lambda d: d, "is a folder"),
         (lambda d: _write(d / "empty.m4a", b""), "empty"),
-        (lambda d: _write(d / "notes.m4a", "Dette er bare tekst.\n".encode() * 50), "not a recording"),
+        (lambda d: _write(d / "notes.m4a", b"Dette er bare tekst.\n" * 50), "not a recording"),
         (lambda d: _write(d / "image.m4a", b"\x89PNG\r\n\x1a\n" + bytes(2000)), "no audio track"),
     ],
 )

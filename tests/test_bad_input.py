@@ -48,18 +48,18 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from click.testing import CliRunner
-
 from media import make_silence, make_tone
 from sessions import save_session
+
 from transcribe import audio
 from transcribe.cli import cli
-from transcribe.export import write_exports
+from transcribe.finish import finish
 from transcribe.session import Session
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -256,8 +256,7 @@ def test_a_read_only_output_folder_is_refused(tmp_path):
 def finished_session(folder: Path) -> Session:
     """The hand-made session of tests/sessions.py with its txt and json exports, as 'run' leaves it."""
     session = save_session(folder)
-    write_exports(session, folder)
-    session.save(folder)
+    finish(session, folder)
     return session
 
 

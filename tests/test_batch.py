@@ -10,10 +10,10 @@ import re
 import shutil
 from pathlib import Path
 
+import batchjobs
 import pytest
 from click.testing import CliRunner
 
-import batchjobs
 from transcribe import batch
 from transcribe.batch import load_manifest
 from transcribe.cli import cli

@@ -185,7 +185,8 @@ def test_campplus_puts_one_voice_closer_to_itself_than_to_another(voices):
 
 
 def test_a_speaker_heard_for_a_moment_is_dropped_and_the_rest_renumbered():
-    from transcribe.diarize import Turn, _without_fleeting_speakers
+    from transcribe.diarize import _without_fleeting_speakers
+    from transcribe.records import Turn
 
     turns = (Turn(0.0, 5.0, "SPEAKER_00"), Turn(5.0, 5.4, "SPEAKER_01"), Turn(5.2, 5.6, "SPEAKER_01"),
              Turn(6.0, 9.0, "SPEAKER_02"))

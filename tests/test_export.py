@@ -14,8 +14,8 @@ import re
 import docx
 import pytest
 from click.testing import CliRunner
-
 from sessions import SCRIPT, check_golden, make_session, save_session
+
 from transcribe.cli import cli
 from transcribe.export import build_document, txt
 from transcribe.session import Session

@@ -24,18 +24,18 @@ import sys
 import threading
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
-
 import sessions
+
 from transcribe import purge as purge_stage
-from transcribe.audio import Source
-from transcribe.export import write_exports
+from transcribe.finish import finish
 from transcribe.pipeline import RunOptions, diarization_request, transcription_request
+from transcribe.records import Source
 from transcribe.session import Session
 
 SEED = 7
@@ -209,8 +209,7 @@ def session_over(recordings: list[Path], folder: Path, exported: bool) -> Sessio
         session.utterances = session.speaker_map = None
     session.save(folder)
     if exported:
-        write_exports(session, folder)
-        session.save(folder)
+        finish(session, folder)
     return session
 
 

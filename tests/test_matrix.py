@@ -9,8 +9,8 @@ import json
 import pytest
 from click.testing import CliRunner
 from docx import Document
-
 from test_report import make_session
+
 from transcribe.cli import cli
 from transcribe.errors import InputError
 from transcribe.matrix import build_matrix, format_lines, read_codes, render_csv, write_matrix

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from sessions import make_session
+
 from transcribe import models
 from transcribe.cli import cli
 from transcribe.errors import ModelError
-from transcribe.export import write_exports
+from transcribe.finish import FinishOptions, finish
 from transcribe.session import Session
 
 PACKAGE = Path(models.__file__).parent
@@ -202,8 +202,7 @@ def test_transcripts_record_model_revision_language_and_tool_version(tmp_path):
     session = make_session()
     asr = models.ModelInfo("asr", "NbAiLab/nb-whisper-large", "/models/nb-whisper-large", "ab" * 32, REVISION)
     session.transcription = dataclasses.replace(session.transcription, model=asr)
-    write_exports(session, tmp_path, ["txt", "json"])
-    session.save(tmp_path)
+    finish(session, tmp_path, FinishOptions(formats=["txt", "json"]))
 
     header = (tmp_path / "gruppe1.txt").read_text().splitlines()[:3]
     assert any(f"ASR NbAiLab/nb-whisper-large@{REVISION[:12]} (sha256 abababababab)" in line for line in header)

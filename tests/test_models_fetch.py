@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from fakehub import FakeHub, Repo
+
 from transcribe import models
 from transcribe.cli import cli
 
@@ -23,7 +23,7 @@ NB_TINY = {
     "ct2/vocabulary.json": json.dumps(["<|endoftext|>", "hei"]).encode(),
     "tokenizer.json": json.dumps({"version": "1.0", "model": {"type": "BPE"}}).encode(),
     "preprocessor_config.json": json.dumps({"feature_size": 80}).encode(),
-    "README.md": "# NB-Whisper Tiny\nlicense: apache-2.0\n".encode(),
+    "README.md": b"# NB-Whisper Tiny\nlicense: apache-2.0\n",
     # Also in the real repository, and not wanted in a CTranslate2 folder:
     "config.json": b'{"model_type": "whisper"}',
     "model.safetensors": os.urandom(4096),

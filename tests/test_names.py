@@ -5,14 +5,13 @@ import json
 import docx
 import pytest
 from click.testing import CliRunner
-
 from sessions import check_golden, make_session, save_session
-from transcribe.asr import Word
-from transcribe.align import Utterance
+
 from transcribe.cli import cli
 from transcribe.errors import InputError
 from transcribe.export import build_document
 from transcribe.names import candidates, load_names, pseudonymise
+from transcribe.records import Utterance, Word
 from transcribe.session import Session
 
 ALL = "txt,docx,csv,json,maxqda,nvivo,srt,vtt"

@@ -2,10 +2,9 @@
 
 import pytest
 
-from transcribe.align import Utterance
-from transcribe.asr import Word
 from transcribe.errors import InputError
 from transcribe.numbering import number_lines, turn_line_ranges
+from transcribe.records import Utterance, Word
 
 
 def utterance(speaker, text, start=0.0):

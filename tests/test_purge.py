@@ -18,19 +18,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
 import sessions
+from click.testing import CliRunner
 from media import make_tone
+
 from transcribe import purge as purge_stage
-from transcribe.audio import Source
 from transcribe.cli import cli
 from transcribe.errors import PurgeError
-from transcribe.export import write_exports
+from transcribe.finish import finish
 from transcribe.pipeline import RunOptions, diarization_request, transcription_request
 from transcribe.purge import purge
+from transcribe.records import Source
 from transcribe.session import Session
 from transcribe.verify import scan, verify_purge
+
 
 def make_wav(path: Path, seconds: float = 1.0, frequency: float = 330.0) -> Path:
     rate = 16000
@@ -78,8 +79,7 @@ def make_session_folder(tmp_path: Path) -> tuple[Path, list[Path]]:
     folder = tmp_path / "gruppe1"
     session = make_session(recordings)
     session.save(folder)
-    write_exports(session, folder)
-    session.save(folder)
+    finish(session, folder)
     return folder, recordings
 
 

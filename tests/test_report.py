@@ -31,13 +31,10 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from transcribe.align import Utterance
-from transcribe.asr import Transcription, Word
-from transcribe.audio import Source
 from transcribe.cli import cli
 from transcribe.errors import InputError
 from transcribe.export.csv import BOM
-from transcribe.models import ModelInfo
+from transcribe.records import ModelInfo, Source, Transcription, Utterance, Word
 from transcribe.report import GUIDE_THRESHOLD, build_report, guide_score, read_guide, tables, write_report
 from transcribe.session import Session
 

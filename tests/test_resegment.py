@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from transcribe import resegment
-from transcribe.diarize import Turn
 from transcribe.errors import InputError
+from transcribe.records import Turn
 
 
 def test_windows_cover_each_stretch_of_speech_and_end_flush_with_it():

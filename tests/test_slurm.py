@@ -16,11 +16,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import batchjobs
 import pytest
 from click.testing import CliRunner
-
-import batchjobs
 from test_batch import study
+
 from transcribe.cli import cli
 
 SLURM_TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo")

@@ -1,16 +1,14 @@
 """From clusters to informants: the proposal, the map file the researcher edits, and its checks."""
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from sessions import make_session, save_session
-from transcribe.align import Utterance
-from transcribe.asr import Word
+
 from transcribe.cli import cli
 from transcribe.errors import InputError
+from transcribe.records import Utterance, Word
 from transcribe.session import Session
 from transcribe.speakers import load_map, map_template, propose_map
 
@@ -260,6 +258,7 @@ class FixedDiarizer:
 
 def test_run_applies_the_map_and_the_names(tmp_path):
     from media import make_tone
+
     from transcribe.pipeline import RunOptions, run
 
     recording = make_tone(tmp_path / "gruppe1.wav", seconds=40.0)

@@ -8,9 +8,9 @@ import struct
 
 import pytest
 from click.testing import CliRunner
-
 from media import make_tone
 from test_purge import make_session_folder, make_wav, sha256
+
 from transcribe import purge as purge_stage
 from transcribe.cli import cli
 from transcribe.errors import InputError
@@ -157,7 +157,7 @@ def test_a_changed_export_fails_but_a_later_export_passes(purged):
     folder, _, _, _ = purged
     txt = folder / "gruppe1.txt"
     original = txt.read_bytes()
-    txt.write_bytes(original.replace("selvhjelp".encode(), b"selvhjalp"))
+    txt.write_bytes(original.replace(b"selvhjelp", b"selvhjalp"))
     assert [(c.check, c.path) for c in verify_purge(folder).problems] == [("export", str(txt))]
 
     txt.write_bytes(original)

@@ -9,10 +9,10 @@ word boundary.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
-from .asr import Word
+from .records import Utterance, Word
 
 NO_SPEAKER = "SPEAKER_00"  # used when diarisation found no speech at all
 
@@ -22,17 +22,6 @@ class TurnLike(Protocol):
     end: float
     speaker: str
 
-
-@dataclass(frozen=True)
-class Utterance:
-    speaker: str
-    start: float
-    end: float
-    words: tuple[Word, ...]
-
-    @property
-    def text(self) -> str:
-        return " ".join(word.text for word in self.words)
 
 
 def speaker_of(word: Word, turns: Sequence[TurnLike], starts: Sequence[float]) -> str:

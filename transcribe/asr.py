@@ -7,15 +7,14 @@ often wrong. ``nb`` (Bokmål) is accepted as Whisper's ``no``; ``nn`` is Nynorsk
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from . import models
-from .audio import SAMPLE_RATE
 from .device import cpu_threads, cuda_errors, load_cuda_libraries, resolve_batch_size, resolve_compute_type
 from .errors import InputError, ModelError
+from .records import SAMPLE_RATE, Transcription, Word
 
 LANGUAGES = {"no": "no", "nb": "no", "nn": "nn"}
 
@@ -60,21 +59,6 @@ def windows(audio: np.ndarray, length: float = WINDOW_SECONDS, search: float = W
     cuts.append(len(audio))
     return list(zip(cuts[:-1], cuts[1:]))
 
-
-@dataclass(frozen=True)
-class Word:
-    start: float
-    end: float
-    text: str
-    probability: float
-
-
-@dataclass(frozen=True)
-class Transcription:
-    words: tuple[Word, ...]
-    language: str
-    model: models.ModelInfo
-    settings: dict = field(default_factory=dict)
 
 
 def normalise_language(code: str) -> str:

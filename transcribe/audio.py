@@ -12,15 +12,15 @@ it was: codec, rate, channels, duration.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .errors import InputError
+from .records import SAMPLE_RATE, Source
 
-SAMPLE_RATE = 16000
 # A session whose loudest sample is below this (-60 dBFS) holds no speech to transcribe.
 SILENCE_PEAK = 1e-3
 # Room is made up front for what the headers declare, up to this much (1.8 GB of samples); a
@@ -28,20 +28,6 @@ SILENCE_PEAK = 1e-3
 MAX_RESERVE_SECONDS = 8 * 3600
 HEADER_SLACK_SECONDS = 1.0  # decoders may give a few frames more than the header declares
 
-
-@dataclass(frozen=True)
-class Source:
-    """One recording file of a session, as it was at intake."""
-
-    path: str  # absolute path, so purge finds it again
-    file: str  # file name, as shown in exports
-    sha256: str
-    size: int
-    offset: float  # seconds on the session timeline
-    duration: float
-    codec: str
-    sample_rate: int
-    channels: int
 
 
 @dataclass(frozen=True)

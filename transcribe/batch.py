@@ -40,17 +40,17 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
-from . import __version__
-from . import models
+from . import __version__, models
 from .asr import normalise_language
 from .device import COMPUTE_TYPES, DEVICES, parse_batch_size
 from .errors import InputError, TranscribeError
-from .export import last_line, parse_formats
+from .export import parse_formats
 from .files import read_toml
+from .finish import last_line
 from .names import load_names
 from .pipeline import RunOptions, RunResult
 from .session import Session, now
@@ -188,7 +188,7 @@ def load_manifest(path: str | Path) -> Manifest:
                                    defaults["diarization_model"]) if "diarization_model" in defaults else None,
     }
 
-    jobs: list[Job] = []
+    pending: list[tuple[dict, dict]] = []  # (job fields, run options) of each session
     named: set[str] = set()  # every session name in the manifest, even of sessions with problems
     references: dict[str, str] = {}
     folders: dict[Path, str] = {}
@@ -244,8 +244,8 @@ def load_manifest(path: str | Path) -> Manifest:
             names_file=check(where, "names", lambda v: _toml_file(v, base, load_names), value["names"]) if "names" in value else None,
         )
         purge = check(where, "purge", _flag, value.get("purge", False))
-        jobs.append(Job(name=name, audio=audio, folder=folder, continue_from=value.get("continue_from"), purge=bool(purge),
-                        options=RunOptions(**options, **settings)))
+        pending.append((dict(name=name, audio=audio, folder=folder, continue_from=value.get("continue_from"), purge=bool(purge)),
+                        {**options, **settings}))
 
     for name, other in references.items():
         if other not in named:
@@ -255,6 +255,7 @@ def load_manifest(path: str | Path) -> Manifest:
         count = f"{len(problems)} problems" if len(problems) > 1 else "a problem"
         listing = "".join(f"\n  {problem.rstrip('.')}." for problem in problems)
         raise InputError(f"The batch manifest {path} has {count}, so nothing was run:{listing}")
+    jobs = [Job(**job, options=RunOptions(**options)) for job, options in pending]  # every value checked above
     return Manifest(path=path.resolve(), jobs=_run_order(jobs), models_dir=models_dir, **settings)
 
 
@@ -403,9 +404,9 @@ def run_batch(manifest: Manifest, only: Sequence[str] | None = None, report: Rep
     ``report(event)`` receives dicts: ``batch``, then per session ``start``, ``progress`` (each
     pipeline progress call), ``model`` (when a model is loaded), ``end``; and ``summary`` last.
     """
+    from .asr import Transcriber
     from .device import resolve_device
     from .diarize import Diarizer
-    from .asr import Transcriber
 
     emit = _stamped(report)
     jobs = select(manifest, only) if only else manifest.jobs

@@ -24,7 +24,8 @@ import torchaudio.compliance.kaldi as kaldi
 from pyannote.audio import Model
 from torch import nn
 
-SAMPLE_RATE = 16000
+from .records import SAMPLE_RATE
+
 NUM_MEL_BINS = 80
 EMBEDDING_DIMENSION = 192
 
@@ -213,7 +214,7 @@ class CAMPPlusEmbedding(Model):
         self.campplus = CAMPPlus()
 
     @classmethod
-    def load(cls, checkpoint: str | os.PathLike) -> "CAMPPlusEmbedding":
+    def load(cls, checkpoint: str | os.PathLike) -> CAMPPlusEmbedding:
         """Build the network and load a 3D-Speaker CAM++ state dict (keys must match exactly)."""
         model = cls()
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)

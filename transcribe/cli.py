@@ -147,10 +147,10 @@ def run(recordings, informants, out, name, language, start_line, continue_from, 
 
     Rerunning on the same folder reuses finished stages.
     """
-    from .device import parse_batch_size
-    from .export import last_line, parse_formats
+    from .finish import last_line
     from .models import resolve
-    from .pipeline import RunOptions, run as run_pipeline
+    from .pipeline import RunOptions
+    from .pipeline import run as run_pipeline
     from .speakers import parse_informants
 
     if start_line is not None and continue_from is not None:
@@ -159,12 +159,12 @@ def run(recordings, informants, out, name, language, start_line, continue_from, 
         start_line = last_line(continue_from) + 1
     options = RunOptions(
         informants=parse_informants(informants), language=language, name=name, start_line=1 if start_line is None else start_line, width=width,
-        formats=parse_formats(formats),
+        formats=formats,
         asr_model=asr_model and str(resolve(asr_model, "asr", models_dir)),
         diarization_model=diarization_model and str(resolve(diarization_model, "diarization", models_dir)),
         num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers, moderator_label=moderator_label,
         map_file=map_file, merge=merge, names_file=names_file,
-        device=device, compute_type=compute_type, batch_size=parse_batch_size(batch_size),
+        device=device, compute_type=compute_type, batch_size=batch_size,
     )
     folder = out or Path(Path(recordings[0]).stem)
     bars = StageBars(quiet or as_json)
@@ -401,9 +401,9 @@ def export(folder, formats, start_line, continue_from, width, timestamps, modera
       transcribe export gruppe1 --formats txt,docx,maxqda --map gruppe1-map.toml --names navn.toml
       transcribe export gruppe2 --continue-from gruppe1
     """
-    from .export import ExportOptions, export_session
+    from .finish import FinishOptions, export_session
 
-    options = ExportOptions(
+    options = FinishOptions(
         formats=formats, start_line=start_line, continue_from=continue_from, width=width, moderator_label=moderator_label,
         map_file=map_file, merge=merge, names_file=names_file, english=english, timestamps=timestamps,
     )
@@ -618,7 +618,8 @@ def models_list(models_dir, as_json):
     Each folder's files are checked against its manifest for presence and size; 'transcribe models
     check' verifies every file's sha256 too.
     """
-    from .models import embedded_models, installed, models_dir as find_models_dir
+    from .models import embedded_models, installed
+    from .models import models_dir as find_models_dir
 
     root = find_models_dir(models_dir)
     embedded, found = embedded_models(), installed(root)
@@ -659,7 +660,8 @@ def models_check(targets, models_dir, as_json):
     checked. A damaged or incomplete folder is named with the file at fault (exit status 4).
     """
     from .errors import ModelError
-    from .models import check_folder, installed, models_dir as find_models_dir, resolve
+    from .models import check_folder, installed, resolve
+    from .models import models_dir as find_models_dir
 
     folders = [resolve(target, None, models_dir) for target in targets] or [Path(r.path) for r in installed(models_dir)]
     if not folders:

@@ -14,8 +14,8 @@ import contextlib
 import ctypes
 import functools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from .errors import DeviceError, InputError
 

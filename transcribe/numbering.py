@@ -8,12 +8,11 @@ the label stands on the first line of each turn only.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
-from .align import Utterance
 from .errors import InputError
-from .speakers import Label
+from .records import Label, Utterance
 
 DEFAULT_WIDTH = 80
 

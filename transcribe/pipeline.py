@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from . import audio as audio_stage
 from .align import align
@@ -19,10 +19,12 @@ from .asr import DEFAULTS as ASR_DEFAULTS
 from .asr import Transcriber, normalise_language
 from .device import auto_fallback, check_settings, cuda_errors, parse_batch_size, resolve_device
 from .errors import InputError, SessionError
-from .export import DEFAULT_FORMATS, write_exports
-from .session import ExportRecord, Session, locked
+from .export import DEFAULT_FORMATS, parse_formats
+from .finish import FinishOptions, finish
 from .names import load_names
-from .speakers import MODERATOR, check_moderator_label, load_map, propose_map, read_map, relabel_moderator
+from .records import MODERATOR, ExportRecord
+from .session import Session, locked
+from .speakers import check_moderator_label, propose_map, read_map
 
 # progress(stage, done, total): stage is "decode", "diarize:<step>" or "transcribe".
 Progress = Callable[[str, float, float], None]
@@ -51,6 +53,22 @@ class RunOptions:
     map_file: Path | None = None  # the researcher's speaker map (TOML); None keeps the saved or proposed map
     merge: bool = False  # the map may give two clusters one label (one person split in two)
     names_file: Path | None = None  # names to pseudonymise in every export (TOML)
+
+    def __post_init__(self) -> None:
+        """Every option is checked here, once, before any work: the CLI, batch and Python callers alike."""
+        if not self.informants:
+            raise InputError("No informant numbers given. Use --informants, e.g. 1-6.")
+        object.__setattr__(self, "informants", tuple(self.informants))
+        object.__setattr__(self, "language", normalise_language(self.language))
+        object.__setattr__(self, "formats", tuple(parse_formats(self.formats)))
+        check_moderator_label(self.moderator_label)
+        check_settings(self.device, self.compute_type, self.batch_size)
+        object.__setattr__(self, "batch_size", parse_batch_size(self.batch_size))
+
+    def finishing(self) -> FinishOptions:
+        """What the finish step is asked to do at the end of the run."""
+        return FinishOptions(formats=self.formats, start_line=self.start_line, width=self.width,
+                             moderator_label=self.moderator_label, map_file=self.map_file, merge=self.merge)
 
 
 @dataclass
@@ -87,8 +105,8 @@ def transcription_request(options: RunOptions) -> dict:
     The device is not part of it and 'auto' stays 'auto', so a session begun on one machine can be
     finished on another; the settings actually used are saved beside the request.
     """
-    return {"model": options.asr_model, "language": normalise_language(options.language), **ASR_DEFAULTS,
-            "compute_type": options.compute_type, "batch_size": parse_batch_size(options.batch_size)}
+    return {"model": options.asr_model, "language": options.language, **ASR_DEFAULTS,
+            "compute_type": options.compute_type, "batch_size": options.batch_size}
 
 
 def run(
@@ -104,17 +122,12 @@ def run(
     ``transcriber`` and ``diarizer`` may be passed in so a batch loads the models once.
     """
     folder = Path(folder)
-    language = normalise_language(options.language)
-    if not options.informants:
-        raise InputError("No informant numbers given. Use --informants, e.g. 1-6.")
-    check_moderator_label(options.moderator_label)
-    check_settings(options.device, options.compute_type, options.batch_size)
     created = not folder.exists()
     with locked(folder, created=created):
-        return _run_locked([Path(p).expanduser() for p in paths], folder, options, language, progress or _quiet, transcriber, diarizer)
+        return _run_locked([Path(p).expanduser() for p in paths], folder, options, progress or _quiet, transcriber, diarizer)
 
 
-def _run_locked(paths, folder, options, language, progress, transcriber, diarizer) -> RunResult:
+def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunResult:
     from .diarize import Diarizer  # torch + pyannote: only when a run needs them
 
     _refuse_if_purged(folder)
@@ -144,7 +157,7 @@ def _run_locked(paths, folder, options, language, progress, transcriber, diarize
             session = Session(
                 name=options.name or folder.resolve().name,
                 informants=list(options.informants),
-                language=language,
+                language=options.language,
                 sources=list(recording.sources),
                 moderator_label=options.moderator_label,
             )
@@ -163,7 +176,7 @@ def _run_locked(paths, folder, options, language, progress, transcriber, diarize
             started = time.monotonic()
             transcriber = transcriber or Transcriber(options.asr_model, device=device, compute_type=options.compute_type,
                                                      batch_size=options.batch_size)
-            found = transcriber(recording.audio, language, progress=lambda done, total: progress("transcribe", done, total))
+            found = transcriber(recording.audio, options.language, progress=lambda done, total: progress("transcribe", done, total))
             session.transcription = dataclasses.replace(found, settings={**found.settings, "request": asr_request})
             session.utterances = session.speaker_map = None
             session.save(folder)
@@ -177,24 +190,17 @@ def _run_locked(paths, folder, options, language, progress, transcriber, diarize
             "so no transcript was written. Check that it is the right recording and that voices can be heard in it."
         )
     session.informants = list(options.informants)
-    if session.speaker_map is not None:
-        session.speaker_map = relabel_moderator(session.speaker_map, session.moderator_label, options.moderator_label)
-    session.moderator_label = options.moderator_label
     if session.utterances is None:
         session.utterances = align(session.transcription.words, session.diarization.exclusive)
         result.computed.append("align")
-    if options.map_file is not None:
-        session.speaker_map = load_map(options.map_file, session, options.merge)
-    elif session.speaker_map is None:
+    if session.speaker_map is None and options.map_file is None:
         session.speaker_map = propose_map(session.utterances, session.informants, options.moderator_label)
         result.computed.append("speakers")
-    result.warnings.extend(_speaker_warnings(session))
-    session.start_line, session.width = options.start_line, options.width
     started = time.monotonic()
-    result.exports = write_exports(session, folder, options.formats, names=names)
-    session.save(folder)
+    result.exports = finish(session, folder, options.finishing(), names)
     result.seconds["export"] = time.monotonic() - started
     result.computed.append("export")
+    result.warnings.extend(_speaker_warnings(session))
     result.session = session
     return result
 

@@ -54,15 +54,16 @@ import json
 import os
 import socket
 import stat
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from . import __version__
 from .errors import PurgeError
 from .export import json as json_export
 from .files import fsync_dir, sha256_file, write_atomic
-from .session import FILENAME, ExportRecord, Session, locked, now
+from .records import ExportRecord
+from .session import FILENAME, Session, locked, now
 
 RECEIPT_JSON = "purge-receipt.json"
 RECEIPT_TEXT = "purge-receipt.txt"

@@ -30,18 +30,18 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import groupby
 from pathlib import Path
-from typing import Sequence
 
 from .errors import InputError
 from .export import build_document
 from .export.csv import BOM
 from .files import ensure_dir, write_atomic
+from .records import Label
 from .session import Session
-from .speakers import Label
 
 MIN_QUESTION_WORDS = 3
 GUIDE_THRESHOLD = 0.6

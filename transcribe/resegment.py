@@ -27,13 +27,13 @@ the one error a researcher's speaker map cannot undo, while a split is mended wi
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .errors import InputError
+from .records import SAMPLE_RATE, Turn
 
-SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100  # label resolution: 10 ms
 BRIDGE_SECONDS = 0.3  # windows run across pauses shorter than this
 SHORTEST_SECONDS = 0.5  # a stretch of speech shorter than this gets no window of its own
@@ -172,8 +172,6 @@ def resegment(turns, exclusive, audio: np.ndarray, embed: Callable, *, window: f
     pipeline's ``_embedding``. ``cache``: a dict kept for one recording; window embeddings stored
     there are reused when the same windows come again (tuning sweeps).
     """
-    from .diarize import Turn
-
     speakers = sorted({t.speaker for t in exclusive})
     frames = int(np.ceil(len(audio) / SAMPLE_RATE * FRAMES_PER_SECOND))
     if len(speakers) < 2 or window == 0 or frames == 0:

@@ -13,20 +13,26 @@ import contextlib
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from . import __version__
-from .align import Utterance
-from .asr import Transcription, Word
-from .audio import Source
-from .diarize import Diarization, Turn
 from .errors import SessionError
 from .files import ensure_dir, write_atomic
-from .models import ModelInfo
-from .speakers import MODERATOR, Label
+from .records import (
+    MODERATOR,
+    Diarization,
+    ExportRecord,
+    Label,
+    ModelInfo,
+    Source,
+    Transcription,
+    Turn,
+    Utterance,
+    Word,
+)
 
 SCHEMA = "transcribe.session/1"
 FILENAME = "session.json"
@@ -34,16 +40,8 @@ LOCKNAME = ".transcribe.lock"
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
-
-@dataclass(frozen=True)
-class ExportRecord:
-    format: str
-    file: str  # relative to the session folder
-    sha256: str
-    size: int
-    written: str
 
 
 @dataclass
@@ -77,7 +75,7 @@ class Session:
         write_atomic(Path(folder) / FILENAME, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")
 
     @classmethod
-    def load(cls, folder: Path) -> "Session":
+    def load(cls, folder: Path) -> Session:
         path = Path(folder) / FILENAME
         if not path.is_file():
             raise SessionError(f"{folder} holds no session ({FILENAME} is missing). Run 'transcribe run' first.")
@@ -122,7 +120,7 @@ class Session:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Session":
+    def from_dict(cls, data: dict) -> Session:
         transcription = _transcription_from_dict(data["transcription"]) if data.get("transcription") else None
         words = list(transcription.words) if transcription else []
         utterances = data.get("utterances")

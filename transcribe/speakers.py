@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Union
 
-from .align import Utterance
 from .errors import InputError
 from .files import read_toml, toml_value
+from .records import MODERATOR, Label, Utterance
 from .timecode import clock
 
-Label = Union[int, str]  # informant number, the moderator label ("M"), or an observer ("O1")
-MODERATOR = "M"
 OPENING = 0.1  # weight of opening the session in the moderator score (see propose_map)
 MAX_INFORMANTS = 100  # far above any focus group; a larger range is a typing error, not a group
 

@@ -35,9 +35,9 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 from . import purge as purge_stage
 from .errors import InputError, SessionError

@@ -1,27 +1,26 @@
-"""Exports: one module per format, each a pure ``render(document) -> str | bytes``.
+"""Exports: the format registry, and one module per format, each a pure ``render(document)``.
 
-Every export is written atomically, read back and hashed; the hash goes into session.json so
-purge can prove the transcript was secure before the audio was destroyed. Everything here works
-from session.json alone: the audio may already be gone.
+``build_document`` makes what every format renders (numbered lines, labels, pseudonymised
+words); ``write_exports`` writes each format atomically, reads it back and hashes it, and returns
+the records, which ``finish.py`` puts in session.json so purge can prove the transcript was
+secure before the audio was destroyed. Everything here works from session.json alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
 
-from ..align import Utterance
-from ..asr import Word
 from ..errors import InputError, SessionError
 from ..files import write_atomic
-from ..names import Names, load_names, pseudonymise
+from ..names import Names, pseudonymise
 from ..numbering import Line, number_lines, turn_line_ranges
-from ..session import ExportRecord, Session, locked, now
-from ..speakers import Label, check_moderator_label, load_map, relabel_moderator
+from ..records import ExportRecord, Label, Utterance, Word
+from ..session import Session, now
 from . import csv as csv_export
 from . import docx as docx_export
 from . import json as json_export
@@ -60,22 +59,6 @@ class Document:
         return [(line, words[0].start, words[-1].end) for line, words in zip(self.lines, self.line_words) if words]
 
 
-@dataclass(frozen=True)
-class ExportOptions:
-    """How ``export_session`` changes a session before writing; None keeps what session.json says."""
-
-    formats: Sequence[str] = DEFAULT_FORMATS
-    start_line: int | None = None
-    continue_from: Path | None = None  # another session folder: number on after its last line
-    width: int | None = None
-    moderator_label: str | None = None
-    map_file: Path | None = None
-    merge: bool = False
-    names_file: Path | None = None
-    english: bool = False
-    timestamps: bool = False
-
-
 def build_document(session: Session, english: bool = False, timestamps: bool = False, names: Names | None = None) -> Document:
     if session.utterances is None or session.speaker_map is None:
         raise SessionError(f"Session '{session.name}' has no finished transcript yet. Run 'transcribe run' to complete it.")
@@ -97,76 +80,19 @@ def parse_formats(text: str | Sequence[str]) -> list[str]:
     return names
 
 
-def last_line(folder: Path) -> int:
-    """The number of the last line of another session's transcript, from its session.json."""
-    other = Session.load(folder)
-    lines = build_document(other).lines
-    return lines[-1].number if lines else other.start_line - 1
-
-
-def write_exports(
-    session: Session,
-    folder: Path,
-    formats: Sequence[str] = DEFAULT_FORMATS,
-    english: bool = False,
-    timestamps: bool = False,
-    names: Names | None = None,
-) -> list[ExportRecord]:
-    """Render, write atomically, re-read and hash each format; record them in the session."""
-    if names is None and session.pseudonymisation:
-        raise InputError(
-            f"The exports of session '{session.name}' were pseudonymised with a names file "
-            f"({session.pseudonymisation['names']} names). Give it again with --names so no real name comes back "
-            "(to export the names as heard on purpose, give an empty names file)."
-        )
-    document = build_document(session, english, timestamps, names)
+def write_exports(document: Document, folder: Path, formats: Sequence[str] = DEFAULT_FORMATS) -> list[ExportRecord]:
+    """Render, write atomically, re-read and hash each format; return what was written."""
     records = []
     for name in formats:
         module = FORMATS[name]
         content = module.render(document)
         data = content.encode("utf-8") if isinstance(content, str) else content
-        path = Path(folder) / f"{session.name}{module.SUFFIX}"
+        path = Path(folder) / f"{document.session.name}{module.SUFFIX}"
         digest = write_atomic(path, data)
         if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             raise SessionError(f"{path} did not read back as written. Check the disk, then export again.")
         records.append(ExportRecord(format=name, file=path.name, sha256=digest, size=len(data), written=now()))
-    kept = [record for record in session.exports if record.format not in formats]
-    session.exports = kept + records
-    if names is not None:
-        session.pseudonymisation = {"names": len(names.names), "replacements": document.replacements} if names.names else None
     return records
-
-
-def export_session(folder: Path, options: ExportOptions) -> tuple[Session, list[ExportRecord]]:
-    """``transcribe export``: apply the options to the session, write its exports, save it."""
-    folder = Path(folder)
-    if options.start_line is not None and options.continue_from is not None:
-        raise InputError("Give either --start-line or --continue-from, not both.")
-    if options.continue_from is not None and Path(options.continue_from).resolve() == folder.resolve():
-        raise InputError(f"--continue-from {options.continue_from} is this session itself; give the previous session's folder.")
-    formats = parse_formats(options.formats)
-    names = load_names(options.names_file) if options.names_file is not None else None
-    with locked(folder):
-        session = Session.load(folder)
-        if options.moderator_label is not None:
-            label = check_moderator_label(options.moderator_label)
-            if session.speaker_map is not None:
-                session.speaker_map = relabel_moderator(session.speaker_map, session.moderator_label, label)
-            session.moderator_label = label
-        if options.map_file is not None:
-            if session.utterances is None:
-                raise SessionError(f"Session '{session.name}' has no transcript yet, so there are no speakers to map. "
-                                   "Run 'transcribe run' first.")
-            session.speaker_map = load_map(options.map_file, session, options.merge)
-        if options.continue_from is not None:
-            session.start_line = last_line(options.continue_from) + 1
-        if options.start_line is not None:
-            session.start_line = options.start_line
-        if options.width is not None:
-            session.width = options.width
-        records = write_exports(session, folder, formats, options.english, options.timestamps, names)
-        session.save(folder)
-    return session, records
 
 
 def _place_words(
