@@ -66,7 +66,7 @@ def need_tools(*names: str) -> None:
 
 
 def run(cmd: list[str], data: bytes | None = None) -> bytes:
-    p = subprocess.run(cmd, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.run(cmd, input=data, capture_output=True)
     if p.returncode != 0:
         sys.exit(f"make_fixtures: command failed ({p.returncode}): {' '.join(cmd)}\n"
                  f"{p.stderr.decode(errors='replace')[-2000:]}")
@@ -356,7 +356,7 @@ def make_no_group(out: Path, seed: int, name: str = "no_group", n_parts: int = 3
     rng = np.random.default_rng([seed, 1])
     pieces, turns, t = [], [], round(float(rng.uniform(0.5, 0.9)), 3)
     with tempfile.TemporaryDirectory() as td:
-        for i, (spk, text) in enumerate(NO_SCRIPT):
+        for _i, (spk, text) in enumerate(NO_SCRIPT):
             voice, pitch, speed = NO_VOICES[spk]
             y = espeak(text, voice, pitch, speed, Path(td))
             y *= 10 ** ((-20 - rms_db(y)) / 20) * 10 ** (float(rng.uniform(-2, 2)) / 20)

@@ -329,7 +329,7 @@ def test_noise_only_is_refused_as_no_speech_and_no_transcript_is_written(tmp_pat
            inputs / "støy.m4a")
     before = snapshot(inputs)
     out = tmp_path / "økt"
-    for attempt in range(2):  # the second run reuses the saved stages and says the same
+    for _attempt in range(2):  # the second run reuses the saved stages and says the same
         result = invoke("run", inputs / "støy.m4a", "-i", "1-3", "--out", out, "--quiet", "--purge", "--yes")
         assert_refused(result.output, result.exit_code, 3, "No speech was recognised in støy.m4a (3.0 s)",
                        "no transcript was written")

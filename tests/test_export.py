@@ -153,7 +153,7 @@ def test_nvivo_rows_have_timespan_speaker_and_content(exported):
     rows = [row.split("\t") for row in data.decode("utf-8-sig").split("\r\n") if row]
     assert rows[0] == ["Timespan", "Speaker", "Content"]
     assert len(rows) == 1 + len(SCRIPT)
-    for timespan, speaker, content in rows[1:]:
+    for timespan, _speaker, _content in rows[1:]:
         assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d - \d\d:\d\d:\d\d\.\d", timespan)
     assert rows[3] == ["00:00:10.2 - 00:00:24.8", "2", SCRIPT[2][3]]
 

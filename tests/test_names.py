@@ -80,7 +80,7 @@ def test_line_numbers_do_not_change_when_names_are_replaced(tmp_path):
     session = make_session()
     plain = build_document(session)
     document = build_document(session, names=load_names(names_file(tmp_path, 'Kari = 3\n"Ole Hansen" = "[navn]"\n')))
-    assert [(l.number, l.label, l.turn) for l in document.lines] == [(l.number, l.label, l.turn) for l in plain.lines]
+    assert [(line.number, line.label, line.turn) for line in document.lines] == [(p.number, p.label, p.turn) for p in plain.lines]
     assert document.ranges == plain.ranges
     assert document.replacements == 3
     assert document.lines[4].text == "og [informant 3]s mann vet ingenting."

@@ -111,7 +111,6 @@ def test_a_second_run_reuses_every_speech_stage(norwegian):
     summary = json.loads(result.stdout)
     assert "diarize" not in summary["computed"] and "transcribe" not in summary["computed"]
     assert "decode" not in summary["computed"]
-    after = (out / "gruppe2.txt").read_text(encoding="utf-8")
     assert transcript_lines(out / "gruppe2.txt")[0][1] == 500
     assert [r[2] for r in transcript_lines(out / "gruppe2.txt")] == [r[2] for r in transcript_lines_from(before)]
 

@@ -342,3 +342,21 @@ def _convert(source: Path, folder: Path, quantization: str) -> dict:
         raise ModelError(f"CTranslate2 could not convert the downloaded model ({str(exc).splitlines()[0]}).") from None
     return {"tool": f"ctranslate2 {ctranslate2.__version__} TransformersConverter",
             "transformers": transformers.__version__, "quantization": quantization}
+
+
+def catalogue_lines() -> list[str]:
+    """What ``transcribe models fetch`` without a name prints: every model it can fetch."""
+    return ["Models transcribe can fetch (transcribe models fetch NAME):", *(
+        f"  {entry.name:<32} {entry.role:<12} {models.size_text(entry.size):>7}  {entry.licence:<10}  {entry.repo}\n"
+        f"      {entry.about}" for entry in CATALOGUE.values())]
+
+
+def fetched_lines(folder: Path, name: str) -> list[str]:
+    """What was fetched into ``folder``, and how to carry it to the offline machine."""
+    manifest = models.read_manifest(folder)
+    size = sum(entry["size"] for entry in manifest["files"])
+    option = "--asr-model" if manifest["role"] == "asr" else "--diarization-model"
+    return [f"{folder}: {manifest['source']['repo']}@{manifest['source']['revision'][:12]}, "
+            f"{len(manifest['files'])} files, {models.size_text(size)}, licence {manifest['licence']}.",
+            f"Copy the folder into the offline machine's models directory, check it there with "
+            f"'transcribe models check {name}', then use it: transcribe run … {option} {name}"]

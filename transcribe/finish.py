@@ -46,6 +46,26 @@ class FinishOptions:
 
 
 
+@dataclass(frozen=True)
+class Exported:
+    """``transcribe export``: the files written, and the names replaced when a names file was given."""
+
+    folder: Path
+    session: Session
+    records: tuple[ExportRecord, ...]
+    names_file: Path | None = None
+
+    def to_json(self) -> list[dict]:
+        return [{"format": r.format, "file": r.file, "sha256": r.sha256} for r in self.records]
+
+    def lines(self) -> list[str]:
+        lines = [f"{self.folder / record.file}  sha256 {record.sha256[:16]}…" for record in self.records]
+        if self.names_file is not None and self.session.pseudonymisation:
+            done = self.session.pseudonymisation
+            lines.append(f"Names replaced: {done['replacements']} ({done['names']} names in {self.names_file}).")
+        return lines
+
+
 def last_line(folder: Path) -> int:
     """The number of the last line of another session's transcript, from its session.json."""
     other = Session.load(folder)
@@ -94,11 +114,11 @@ def finish(session: Session, folder: Path, options: FinishOptions = FinishOption
     return records
 
 
-def export_session(folder: Path, options: FinishOptions) -> tuple[Session, list[ExportRecord]]:
+def export_session(folder: Path, options: FinishOptions) -> Exported:
     """``transcribe export``: finish the session in ``folder`` again from session.json alone."""
     folder = Path(folder)
     names = load_names(options.names_file) if options.names_file is not None else None  # before the lock: a typo waits for no one
     with locked(folder):
         session = Session.load(folder)
         records = finish(session, folder, options, names)
-    return session, records
+    return Exported(folder, session, tuple(records), options.names_file)

@@ -215,3 +215,31 @@ def write_matrix(matrix: Matrix, folder: Path) -> list[Path]:
         write_atomic(target / name, data)
         written.append(target / name)
     return written
+
+
+@dataclass(frozen=True)
+class MatrixFiles:
+    """``transcribe matrix``: the matrix and the files it was written to."""
+
+    matrix: Matrix
+    files: tuple[Path, ...]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [item.message for item in self.matrix.unplaced]
+
+    def to_json(self) -> dict:
+        return {**self.matrix.to_dict(), "files": [str(path) for path in self.files]}
+
+    def lines(self) -> list[str]:
+        matrix = self.matrix
+        rows = [f"{informant}: " + ("; ".join(f"{code} {format_lines(matrix.lines(informant, code))}"
+                                              for code in matrix.codes if matrix.lines(informant, code)) or "—")
+                for informant in matrix.informants]
+        return [*rows, *(str(path) for path in self.files)]
+
+
+def matrix_session(folder: Path, codes_file: Path) -> MatrixFiles:
+    """Build the informant × code matrix of the session in ``folder`` and write it there."""
+    matrix = build_matrix(Session.load(folder), read_codes(codes_file))
+    return MatrixFiles(matrix, tuple(write_matrix(matrix, folder)))

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -468,3 +469,90 @@ def _pipeline_reference(folder: Path, reference, role: str, required: tuple[str,
     if missing:
         raise ModelError(f"The diarisation pipeline folder {folder} is missing {', '.join(str(target / m) for m in missing)} {hint}")
     return target / required[0] if required == (PYANNOTE_MODEL_FILE,) else target
+
+
+def size_text(size: int) -> str:
+    """Bytes as a person reads them: 6.2 GB, 295 MB, 40 kB."""
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """``transcribe models list``: the embedded defaults and the folders in the models directory."""
+
+    root: Path
+    embedded: tuple[Installed, ...]
+    folders: tuple[Installed, ...]
+
+    def to_json(self) -> dict:
+        return {"models_dir": str(self.root), "embedded": [row.to_dict() for row in self.embedded],
+                "folders": [row.to_dict() for row in self.folders]}
+
+    def lines(self) -> list[str]:
+        width = max(len(row.name) for row in self.embedded + self.folders)
+        lines = ["Embedded (installed with transcribe):", *(_listing_row(row, width) for row in self.embedded)]
+        lines.append(f"\nIn {self.root}:" if self.root.is_dir() else f"\n{self.root} does not exist yet.")
+        lines += [_listing_row(row, width) for row in self.folders]
+        if not self.folders:
+            lines.append("  no model folders. Fetch some on a networked machine: transcribe models fetch")
+        else:
+            lines.append("\nUse one by name: transcribe run … --asr-model NAME (or --diarization-model NAME).")
+        return lines
+
+
+def listing(directory: str | os.PathLike | None = None) -> Listing:
+    root = models_dir(directory)
+    return Listing(root, tuple(embedded_models()), tuple(installed(root)))
+
+
+def _listing_row(row: Installed, width: int) -> str:
+    line = f"  {row.name:<{width}}  {row.role:<12} {size_text(row.size):>8}  {row.licence or '?':<10}  {row.status:<10}  {row.source}"
+    return line.rstrip() + (f"\n      {row.detail}" if row.status != "ok" and row.detail else "")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """``transcribe models check``: each folder verified against its manifest, or what is wrong with it."""
+
+    directory: Path
+    results: tuple[dict, ...]
+
+    @property
+    def failures(self) -> list[str]:
+        return [row["problem"] for row in self.results if not row["ok"]]
+
+    def to_json(self) -> list[dict]:
+        return list(self.results)
+
+    def lines(self) -> list[str]:
+        if not self.results:
+            return [f"No model folders in {self.directory}."]
+        return [f"ok      {row['folder']}  ({row['files']} files verified; {row['repo']}@{row['revision'][:12]})"
+                for row in self.results if row["ok"]]
+
+    def problem_lines(self) -> list[str]:
+        return [f"FAILED  {row['folder']}" for row in self.results if not row["ok"]]
+
+    def raise_if_failed(self) -> None:
+        failures = self.failures
+        if failures:
+            raise ModelError(failures[0] if len(failures) == 1 else
+                             f"{len(failures)} of {len(self.results)} model folders failed: " + " | ".join(failures))
+
+
+def check_folders(targets: Sequence[str], directory: str | os.PathLike | None = None) -> Checked:
+    """Check the folders named in ``targets`` (folders or names), or every folder in the models directory."""
+    folders = [resolve(target, None, directory) for target in targets] or [Path(r.path) for r in installed(directory)]
+    results = []
+    for folder in folders:
+        try:
+            if not folder.is_dir():
+                raise ModelError(f"The model folder {folder} does not exist.")
+            manifest = check_folder(folder)
+        except ModelError as exc:
+            results.append({"folder": str(folder), "ok": False, "problem": str(exc)})
+            continue
+        source = manifest["source"]
+        results.append({"folder": str(folder), "ok": True, "name": manifest["name"], "role": manifest["role"],
+                        "repo": source["repo"], "revision": source["revision"], "files": len(manifest["files"])})
+    return Checked(models_dir(directory), tuple(results))

@@ -94,6 +94,26 @@ def pseudonymise(utterances: Sequence[Utterance], names: Names) -> tuple[list[Ut
     return result, origins, count
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """``transcribe names``: the likely names still in the transcript, with their line numbers."""
+
+    found: tuple[Candidate, ...]
+
+    @classmethod
+    def of(cls, lines: Sequence[Line]) -> Candidates:
+        return cls(tuple(candidates(lines)))
+
+    def to_json(self) -> list[dict]:
+        return [{"word": c.word, "lines": list(c.lines)} for c in self.found]
+
+    def lines(self) -> list[str]:
+        if not self.found:
+            return ["No capitalised words inside sentences."]
+        width = max(len(c.word) for c in self.found) + 2
+        return [f"{c.word:<{width}}lines {', '.join(str(n) for n in c.lines)}" for c in self.found]
+
+
 def candidates(lines: Sequence[Line]) -> list[Candidate]:
     """Capitalised words inside sentences: in Norwegian these are mostly names of people and places.
 

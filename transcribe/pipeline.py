@@ -18,6 +18,7 @@ from .align import align
 from .asr import DEFAULTS as ASR_DEFAULTS
 from .asr import Transcriber, normalise_language
 from .device import auto_fallback, check_settings, cuda_errors, parse_batch_size, resolve_device
+from .diarize import Diarizer
 from .errors import InputError, SessionError
 from .export import DEFAULT_FORMATS, parse_formats
 from .finish import FinishOptions, finish
@@ -38,7 +39,8 @@ class RunOptions:
     informants: Sequence[int]
     language: str = "no"
     name: str | None = None
-    start_line: int = 1
+    start_line: int | None = None  # None: 1, or on after continue_from's last line
+    continue_from: Path | None = None  # another session folder: number on after its last line
     width: int = 80
     formats: Sequence[str] = DEFAULT_FORMATS
     asr_model: str | None = None
@@ -64,10 +66,13 @@ class RunOptions:
         check_moderator_label(self.moderator_label)
         check_settings(self.device, self.compute_type, self.batch_size)
         object.__setattr__(self, "batch_size", parse_batch_size(self.batch_size))
+        if self.start_line is not None and self.continue_from is not None:
+            raise InputError("Give either --start-line or --continue-from, not both.")
 
     def finishing(self) -> FinishOptions:
         """What the finish step is asked to do at the end of the run."""
-        return FinishOptions(formats=self.formats, start_line=self.start_line, width=self.width,
+        start_line = 1 if self.start_line is None and self.continue_from is None else self.start_line
+        return FinishOptions(formats=self.formats, start_line=start_line, continue_from=self.continue_from, width=self.width,
                              moderator_label=self.moderator_label, map_file=self.map_file, merge=self.merge)
 
 
@@ -80,6 +85,28 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     device: str | None = None  # where the speech stages ran; None when none had to
+
+    def to_dict(self) -> dict:
+        session = self.session
+        return {
+            "session": session.name, "folder": str(self.folder), "duration": round(session.duration, 3),
+            "speaker_map": session.speaker_map, "computed": self.computed, "device": self.device,
+            "speakers_alike": [list(pair) for pair in session.diarization.alike] if session.diarization else [],
+            "seconds": {k: round(v, 2) for k, v in self.seconds.items()}, "warnings": self.warnings,
+            "exports": [{"format": r.format, "file": r.file, "sha256": r.sha256} for r in self.exports],
+        }
+
+    def lines(self) -> list[str]:
+        """What a person reads after a run: the files, the speakers, what to check next."""
+        session = self.session
+        lines = [f"Session '{session.name}' in {self.folder} ({session.duration / 60:.1f} min, "
+                 f"{len(session.speaker_map)} speakers):"]
+        lines += [f"  {self.folder / record.file}" for record in self.exports]
+        lines.append("Speakers: " + ", ".join(f"{cluster} → {label}" for cluster, label in session.speaker_map.items()))
+        lines += [f"  {a} and {b} sound alike (voice similarity {similar:.2f}): perhaps one person in two clusters"
+                  for a, b, similar in (session.diarization.alike if session.diarization else ())]
+        lines.append(f"Check them with: transcribe speakers {self.folder}")
+        return lines
 
 
 def speaker_bounds(options: RunOptions) -> dict:
@@ -128,8 +155,6 @@ def run(
 
 
 def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunResult:
-    from .diarize import Diarizer  # torch + pyannote: only when a run needs them
-
     _refuse_if_purged(folder)
     for path in paths:
         audio_stage._check_readable(path)

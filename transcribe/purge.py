@@ -140,6 +140,14 @@ class Plan:
             return "done"
         return "record-absent" if target.path in self.absent else "destroy"
 
+    @property
+    def to_destroy(self) -> int:
+        return sum(1 for target in self.targets if self.action(target) == "destroy")
+
+    def lines(self) -> list[str]:
+        """What will be destroyed, for the confirmation a person is asked."""
+        return plan_lines(self.session.name, self.folder, self.targets, [self.action(t) for t in self.targets], self.exports)
+
 
 @dataclass(frozen=True)
 class PurgeResult:
@@ -167,6 +175,40 @@ class PurgeResult:
             "receipt": str(self.receipt) if self.receipt else None,
             "receipt_sha256": self.receipt_sha256,
         }
+
+    def to_json(self) -> dict:
+        return self.to_dict()
+
+    def lines(self) -> list[str]:
+        if self.state == "dry-run":
+            return [*plan_lines(self.session, self.folder, self.files, self.actions, self.exports), "Dry run: nothing was deleted."]
+        if self.state == "already-purged":
+            return [f"Session '{self.session}' is already purged. Receipt: {self.receipt} (sha256 {self.receipt_sha256})."]
+        destroyed = sum(1 for t in self.files if t.status == DESTROYED)
+        absent = len(self.files) - destroyed
+        folders = " ".join(f"--scan {p}" for p in sorted({str(Path(t.path).parent) for t in self.files}))
+        return [
+            f"Destroyed {destroyed} recording(s) of '{self.session}'" + (f"; {absent} already absent." if absent else "."),
+            f"Receipt: {self.receipt}\n  sha256 {self.receipt_sha256}: keep this hash in the project's records.",
+            f"Check with: transcribe verify-purge {self.folder} {folders}",
+        ]
+
+
+def plan_lines(name: str, folder: Path, targets, actions, exports) -> list[str]:
+    """The exports verified and each recording with what will happen to it (or happened before)."""
+    lines = [f"Session '{name}' in {folder}: exports verified"]
+    lines += [f"  {record.file}  sha256 {record.sha256[:16]}…" for record in exports]
+    groups = {"destroy": "To destroy (overwrite with random bytes, sync, unlink):",
+              "record-absent": "Already absent (recorded as such):",
+              "done": "Destroyed by an earlier, interrupted purge:"}
+    for action, heading in groups.items():
+        rows = [t for t, a in zip(targets, actions) if a == action]
+        lines += [heading] if rows else []
+        for t in rows:
+            changed = f", CONTENT CHANGED since intake (now sha256 {t.found_sha256[:16]}…)" if t.found_sha256 else ""
+            size = f"{t.size / 1e6:.1f} MB" if t.size >= 1e6 else f"{t.size / 1e3:.0f} kB"
+            lines.append(f"  {t.path}  ({size}, sha256 {t.sha256[:16]}…{changed})")
+    return lines
 
 
 def purge(

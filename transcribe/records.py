@@ -8,11 +8,10 @@ anything of the project but ``errors``-free standard library code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 SAMPLE_RATE = 16000  # every stage works on 16 kHz mono float32 samples
 
-Label = Union[int, str]  # informant number, the moderator label ("M"), or an observer ("O1")
+Label = int | str  # informant number, the moderator label ("M"), or an observer ("O1")
 MODERATOR = "M"
 
 

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, SessionError
 from .files import read_toml, toml_value
 from .records import MODERATOR, Label, Utterance
+from .session import Session
 from .timecode import clock
 
 OPENING = 0.1  # weight of opening the session in the moderator score (see propose_map)
@@ -139,7 +140,7 @@ def read_map(path: str | Path) -> dict:
     return read_toml(path, "map file", "SPEAKER_03 = 4")
 
 
-def load_map(path: str | Path, session, merge: bool = False) -> dict[str, Label]:
+def load_map(path: str | Path, session: Session, merge: bool = False) -> dict[str, Label]:
     """Read a map file and check it against ``session``."""
     return check_map(read_map(path), session, str(path), merge)
 
@@ -188,7 +189,7 @@ def check_map(data: dict, session, source: str, merge: bool = False) -> dict[str
     return dict(sorted(mapping.items(), key=lambda item: order.get(item[0], len(order))))
 
 
-def map_template(session) -> str:
+def map_template(session: Session) -> str:
     """A map file to edit: each cluster's current label, with its evidence as a comment."""
     mapping = session.speaker_map or propose_map(session.utterances, session.informants, session.moderator_label)
     first: dict[str, Utterance] = {}
@@ -214,7 +215,45 @@ def map_template(session) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sounds_like(session) -> dict[str, list[tuple[str, float]]]:
+@dataclass(frozen=True)
+class Evidence:
+    """``transcribe speakers``: each cluster with its label and what it was heard saying."""
+
+    rows: tuple[dict, ...]
+
+    def to_json(self) -> list[dict]:
+        return list(self.rows)
+
+    def lines(self) -> list[str]:
+        lines = []
+        for row in self.rows:
+            lines.append(f"{row['speaker']} → {row['label']}: {row['talk_time']:.0f} s, {row['turns']} turns, "
+                         f"{row['words']} words, {row['questions']} questions, first at {clock(row['first_start'])}")
+            lines += [f"    sounds like {other['speaker']} (voice similarity {other['similarity']:.2f}): "
+                      "if one person, give both one label and add --merge" for other in row["sounds_like"]]
+            lines += [f"    [{clock(line['start'])}] {line['text'][:100]}" for line in row["first_lines"]]
+        return lines
+
+
+def evidence(session: Session) -> Evidence:
+    """Talk time, turns, words, questions, first lines and voice look-alikes of each cluster."""
+    if session.utterances is None:
+        raise SessionError(f"Session '{session.name}' has no transcript yet. Run 'transcribe run' first.")
+    alike = sounds_like(session)
+    rows = []
+    for row in stats(session.utterances):
+        first = [u for u in session.utterances if u.speaker == row.speaker][:3]
+        rows.append({
+            "speaker": row.speaker, "label": (session.speaker_map or {}).get(row.speaker),
+            "talk_time": round(row.talk_time, 1), "turns": row.turns, "words": row.words,
+            "questions": row.questions, "first_start": round(row.first_start, 2),
+            "first_lines": [{"start": round(u.start, 2), "text": u.text} for u in first],
+            "sounds_like": [{"speaker": other, "similarity": similar} for other, similar in alike.get(row.speaker, [])],
+        })
+    return Evidence(tuple(rows))
+
+
+def sounds_like(session: Session) -> dict[str, list[tuple[str, float]]]:
     """Speaker -> [(other speaker, voice similarity), …] for the pairs diarisation found alike,
     perhaps one person split in two clusters (resegment.ALIKE), most alike first."""
     found: dict[str, list[tuple[str, float]]] = {}

@@ -1,7 +1,7 @@
 """``verify-purge``: re-check a purge, for the privacy officer who did not run it.
 
 ``verify_purge(target, scan=())`` takes a session folder or its ``purge-receipt.json`` and
-returns a ``Report`` of checks; it holds only if every check does:
+returns a ``Verification`` of checks; it holds only if every check does:
 
 * **receipt**: it exists, is well-formed (format, fields, every file destroyed or already
   absent), and its sha256 (and that of ``purge-receipt.txt``) matches what session.json
@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import purge as purge_stage
-from .errors import InputError, SessionError
+from .errors import InputError, SessionError, VerificationFailed
 from .files import sha256_file
 from .session import Session
 
@@ -221,7 +221,7 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Report:
+class Verification:
     folder: str
     receipt: str
     session: str | None
@@ -253,9 +253,28 @@ class Report:
             "checks": [asdict(check) for check in self.checks],
         }
 
+    def to_json(self) -> dict:
+        return self.to_dict()
 
-def verify_purge(target: str | Path, scan_folders: Iterable[str | Path] = ()) -> Report:
-    """Check a purge; see the module docstring. Never raises for a failed check: read ``Report.ok``."""
+    def lines(self) -> list[str]:
+        lines = [f"Purge of session '{self.session or self.folder}' (receipt {self.receipt}):"]
+        for check in self.checks:
+            where = f"{check.path}: " if check.path else ""
+            lines.append(f"  {'ok' if check.ok else 'FAIL':<5} {check.check:<10} {where}{check.detail}")
+        lines += [f"Not scanned: {folder}, where recordings were. Add --scan {folder} to search there too."
+                  for folder in self.unscanned_source_folders]
+        lines.append("Verdict: PASSED, every check holds." if self.ok else f"Verdict: FAILED, {len(self.problems)} problem(s).")
+        return lines
+
+    def raise_if_failed(self) -> None:
+        """VerificationFailed (its exit status) unless every check holds."""
+        if not self.ok:
+            raise VerificationFailed(f"The purge of '{self.session or self.folder}' cannot be confirmed: "
+                                     f"{len(self.problems)} check(s) failed.")
+
+
+def verify_purge(target: str | Path, scan_folders: Iterable[str | Path] = ()) -> Verification:
+    """Check a purge; see the module docstring. Never raises for a failed check: read ``Verification.ok``."""
     target = Path(target)
     if target.is_dir():
         folder, receipt_path = target, target / purge_stage.RECEIPT_JSON
@@ -295,7 +314,7 @@ def verify_purge(target: str | Path, scan_folders: Iterable[str | Path] = ()) ->
     scanned = [str(Path(f).resolve()) for f in folders]
     source_folders = sorted({str(Path(path).parent) for _, path in recordings.values()})
     unscanned = [f for f in source_folders if not any(_inside(f, s) for s in scanned)]
-    return Report(str(folder), str(receipt_path), session.name if session else None, receipt_sha256,
+    return Verification(str(folder), str(receipt_path), session.name if session else None, receipt_sha256,
                   tuple(scanned), count, tuple(checks), tuple(unscanned))
 
 

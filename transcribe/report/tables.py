@@ -36,12 +36,11 @@ from difflib import SequenceMatcher
 from itertools import groupby
 from pathlib import Path
 
-from .errors import InputError
-from .export import build_document
-from .export.csv import BOM
-from .files import ensure_dir, write_atomic
-from .records import Label
-from .session import Session
+from ..errors import InputError
+from ..export import build_document
+from ..export.csv import BOM
+from ..records import Label
+from ..session import Session
 
 MIN_QUESTION_WORDS = 3
 GUIDE_THRESHOLD = 0.6
@@ -417,23 +416,6 @@ def tables(report: Report) -> dict[str, str]:
                                                        zip(labels, report.transitions.counts))]),
         "transitions_by_question.csv": _csv(transitions_by_question),
     }
-
-
-def write_report(report: Report, folder: Path) -> list[Path]:
-    """Write every table (CSV) and figure (PNG + SVG) into ``folder``/report; return the paths."""
-    from . import figures  # matplotlib loads in about a second: only when figures are made
-
-    target = ensure_dir(Path(folder) / FOLDER)
-    files: dict[str, bytes | str] = dict(tables(report))
-    files.update(figures.render_all(report))
-    for stale in target.glob("interaction_q*.*"):  # questions of an earlier run that are gone now
-        if stale.name not in files:
-            stale.unlink()
-    written = []
-    for name, data in files.items():
-        write_atomic(target / name, data)
-        written.append(target / name)
-    return written
 
 
 def summary(report: Report) -> list[str]:

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 
-from .report import LabelledTurn, Report, Segment, Transitions
+from .tables import LabelledTurn, Report, Segment, Transitions
 
 STYLE = {
     "svg.fonttype": "none",
