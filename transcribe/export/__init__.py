@@ -25,11 +25,11 @@ from ..speakers import Label, check_moderator_label, load_map, relabel_moderator
 from . import csv as csv_export
 from . import docx as docx_export
 from . import json as json_export
-from . import maxqda, nvivo, qdpx, srt, txt, vtt
+from . import atlasti, maxqda, nvivo, qdpx, srt, txt, vtt
 
 FORMATS: dict[str, ModuleType] = {
     "txt": txt, "docx": docx_export, "csv": csv_export, "json": json_export,
-    "maxqda": maxqda, "nvivo": nvivo, "srt": srt, "vtt": vtt, "qdpx": qdpx,
+    "maxqda": maxqda, "nvivo": nvivo, "srt": srt, "vtt": vtt, "qdpx": qdpx, "atlasti": atlasti,
 }
 DEFAULT_FORMATS = ("txt", "json")
 
