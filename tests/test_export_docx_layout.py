@@ -3,10 +3,12 @@
 The docx is converted to PDF by LibreOffice (headless, with a private profile so parallel runs do
 not clash) and read back with ``pdftotext -layout``: each table row must come out as one text line
 holding its label, its number and its whole text, and each page must start with the header row.
+The PDF must use Liberation Mono (what LibreOffice draws Courier New with) and no other font.
 The transcript is made of long Norwegian words with æøå, wrapped so that every line is exactly
 --width characters long (the worst case).
 """
 
+import re
 import shutil
 import subprocess
 
@@ -16,7 +18,7 @@ from sessions import make_session
 from transcribe.errors import InputError
 from transcribe.export import build_document, docx, txt
 
-TOOLS = ("soffice", "pdftotext")
+TOOLS = ("soffice", "pdftotext", "pdffonts")
 # Long words fill each line; one short word of the exact length left makes it exactly --width long.
 LONG = ["selvhjelpsgruppemøtene", "taushetsbelagt", "arbeidsmiljøutfordringer", "følelsesmessig",
         "likemannsarbeidet", "førstegangsdeltakerne", "brukermedvirkning", "gjennomgående", "ærlighet"]
@@ -94,9 +96,13 @@ def drawn(tmp_path_factory):
     profile = (folder / "profile").as_uri()
     subprocess.run(["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf", *files],
                    cwd=folder, check=True, capture_output=True, timeout=180)
-    return {case: (document, subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
-                                            text=True).stdout)
-            for case, (document, pdf) in documents.items()}
+    drawn = {}
+    for case, (document, pdf) in documents.items():
+        fonts = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True, text=True).stdout
+        assert {"LiberationMono", "LiberationMono-Bold"} == set(re.findall(r"\+(\S+)", fonts)), fonts
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+        drawn[case] = (document, text)
+    return drawn
 
 
 @pytest.mark.parametrize("width,timestamps", CASES)
