@@ -100,8 +100,8 @@ def drawn(tmp_path_factory):
     for case, (document, pdf) in documents.items():
         fonts = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True, text=True).stdout
         assert {"LiberationMono", "LiberationMono-Bold"} == set(re.findall(r"\+(\S+)", fonts)), fonts
-        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
-        drawn[case] = (document, text)
+        drawn[case] = (document, subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                                                capture_output=True, text=True).stdout)
     return drawn
 
 

@@ -74,7 +74,8 @@ def numbered_rows(text: str) -> dict[int, tuple[str, str, str]]:
     lines = text.split("\n")
     header = next(index for index, line in enumerate(lines) if line.startswith("Informant nr."))
     number_at, text_at = lines[header].index("Linjenr."), lines[header].index("Tekstlinjer")
-    return {int(row[number_at:text_at]): (row, row[:number_at].strip(), row[text_at:]) for row in lines[header + 1:] if row}
+    rows = [row for row in lines[header + 1:] if row]
+    return {int(row[number_at:text_at]): (row, row[:number_at].strip(), row[text_at:]) for row in rows}
 
 
 @pytest.mark.parametrize("args", [[], ["--start-line", "74", "--width", "40"], ["--moderator-label", "Moderator"]])

@@ -8,7 +8,6 @@ that starts with ``Name:``; f4/f5 time stamps ``#hh:mm:ss-t#``) and NVivo's tran
 order). Times are compared with the session's word and turn times, not with another export.
 """
 
-import io
 import re
 
 import docx
@@ -79,9 +78,9 @@ def test_webvtt_parses_into_one_cue_per_line_with_a_voice_per_speaker(exported, 
 
 def test_atlasti_transcript_has_one_cue_per_turn_starting_with_the_speaker(exported, document):
     data = (exported / "gruppe1.atlasti.vtt").read_text(encoding="utf-8")
-    assert re.findall(r"^(\S+) --> (\S+)$", data, re.M) and all(
-        re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", stamp) for pair in re.findall(r"^(\S+) --> (\S+)$", data, re.M)
-        for stamp in pair)  # zero-padded: ATLAS.ti does not read 0:0:3.580
+    spans = re.findall(r"^(\S+) --> (\S+)$", data, re.MULTILINE)
+    assert len(spans) == len(SCRIPT)
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", stamp) for span in spans for stamp in span)  # not 0:0:3.580
     captions = webvtt.read(str(exported / "gruppe1.atlasti.vtt"))
     assert len(captions) == len(SCRIPT)
     for caption, utterance, label in zip(captions, document.utterances, labels(document)):
@@ -102,7 +101,8 @@ def test_python_docx_reads_the_table_and_the_layout_back(exported, document):
     normal = word.styles["Normal"]
     assert normal.font.name == "Courier New" and normal.font.size.pt == 10.0
     assert table.rows[0]._tr.trPr.xml.count("tblHeader") == 1
-    assert sum(column.width for column in table.columns) <= section.page_width - section.left_margin - section.right_margin
+    text_width = section.page_width - section.left_margin - section.right_margin
+    assert sum(column.width for column in table.columns) <= text_width
 
 
 def read_maxqda(text: str) -> tuple[list[str], list[tuple[str, str, float]]]:

@@ -22,5 +22,6 @@ def render(document) -> str:
     blocks = ["WEBVTT\n"]
     for utterance in document.utterances:
         span = f"{clock(utterance.start, 3)} --> {clock(max(utterance.end, utterance.start + 0.001), 3)}"
-        blocks.append(f"{span}\n{escape(document.label(utterance), quote=False)}: {escape(utterance.text, quote=False)}\n")
+        text = f"{document.label(utterance)}: {utterance.text}"
+        blocks.append(f"{span}\n{escape(text, quote=False)}\n")
     return "\n".join(blocks)

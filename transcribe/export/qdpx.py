@@ -55,7 +55,8 @@ def render(document) -> bytes:
         code = _element(codes, "Code", guid=ids("code", label), name=label, isCodable="true")
         _element(code, "Description").text = f"{kind} {label} ({session.name})"
     group = ids("variable", "group")
-    _element(_element(project, "Variables"), "Variable", guid=group, name=GROUP[document.english], typeOfVariable="Text")
+    variables = _element(project, "Variables")
+    _element(variables, "Variable", guid=group, name=GROUP[document.english], typeOfVariable="Text")
     cases = _element(project, "Cases")
     for number in map(str, session.informants):
         case = _element(cases, "Case", guid=ids("case", number), name=number)
@@ -77,7 +78,8 @@ def render(document) -> bytes:
         selection = _element(source, "PlainTextSelection", guid=ids("selection", str(turn)),
                              name=str(first) if first == last else f"{first}–{last}", startPosition=str(start),
                              endPosition=str(end), creatingUser=user, creationDateTime=created)
-        coding = _element(selection, "Coding", guid=ids("coding", str(turn)), creatingUser=user, creationDateTime=created)
+        coding = _element(selection, "Coding", guid=ids("coding", str(turn)), creatingUser=user,
+                          creationDateTime=created)
         _element(coding, "CodeRef", targetGUID=ids("code", document.label(utterance)))
     _element(project, "Description").text = "\n".join(txt.heading_lines(document))
 
