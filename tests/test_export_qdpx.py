@@ -59,6 +59,13 @@ def test_a_broken_project_fails_the_schema():
         xmlschema.XMLSchema(SCHEMA).validate(io.BytesIO(broken))
 
 
+def test_a_silent_session_is_a_valid_project_with_an_empty_transcript():
+    session = make_session(script=[], speaker_map={}, informants=())
+    data = zipfile.ZipFile(io.BytesIO(qdpx.render(build_document(session)))).read("project.qde")
+    xmlschema.XMLSchema(SCHEMA).validate(io.BytesIO(data))
+    assert b"PlainTextSelection" not in data and b"<Code " not in data
+
+
 def test_the_text_source_is_the_txt_export_and_nothing_else_is_in_the_zip(folder):
     project, text, archive = unpack(export(folder))
     assert text.encode("utf-8") == (folder / "gruppe1.txt").read_bytes()

@@ -34,7 +34,7 @@ from .archive import zip_members
 SUFFIX = ".docx"
 FONT = "Courier New"
 ADVANCE = 0.6  # glyph width in em, the same for every character of Courier New and Liberation Mono
-A4 = (Cm(21.0), Cm(29.7))
+PAGE = (Cm(21.0), Cm(29.7))  # A4 portrait (width, height); the matrix report uses it too
 MARGIN = Cm(2.0)
 CELL_PADDING = Pt(5.4) * 2 + Pt(0.5)  # left + right cell margin of the "Table Grid" style (108 twips), one border
 PORTRAIT_SIZE = 10.0
@@ -54,7 +54,7 @@ def layout(document) -> Layout:
     rows = [txt.headings(document)] + [txt.cells(document, line) for line in document.lines]
     chars = [max(len(row[index]) for row in rows) + 1 for index in range(len(rows[0]))]
     chars[-1] = max(chars[-1], document.session.width + 1)  # the same page for every transcript at one width
-    portrait, landscape = A4[0] - 2 * MARGIN, A4[1] - 2 * MARGIN
+    portrait, landscape = PAGE[0] - 2 * MARGIN, PAGE[1] - 2 * MARGIN
     for page, size in [(portrait, PORTRAIT_SIZE)] + [(landscape, size) for size in LANDSCAPE_SIZES]:
         widths = tuple(int(Pt(n * ADVANCE * size) + CELL_PADDING) for n in chars)
         if sum(widths) <= page:
@@ -73,9 +73,9 @@ def render(document) -> bytes:
     section = word.sections[0]
     if page.landscape:
         section.orientation = WD_ORIENT.LANDSCAPE
-        section.page_width, section.page_height = A4[1], A4[0]
+        section.page_height, section.page_width = PAGE
     else:
-        section.page_width, section.page_height = A4
+        section.page_width, section.page_height = PAGE
     section.left_margin = section.right_margin = section.top_margin = section.bottom_margin = MARGIN
     _set_font(word, page.size, LANGUAGES.get(document.session.language, document.session.language))
     properties = word.core_properties

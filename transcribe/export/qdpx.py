@@ -50,14 +50,15 @@ def render(document) -> bytes:
     project = _element(None, "Project", xmlns=NAMESPACE, name=session.name, origin=f"transcribe {session.tool_version}",
                        creatingUserGUID=user, creationDateTime=created)
     _element(_element(project, "Users"), "User", guid=user, name="transcribe")
-    codes = _element(_element(project, "CodeBook"), "Codes")
+    # The schema has no empty codebook or case list: a silent session has neither.
+    codes = _element(_element(project, "CodeBook"), "Codes") if kinds else None
     for label, kind in kinds.items():
         code = _element(codes, "Code", guid=ids("code", label), name=label, isCodable="true")
         _element(code, "Description").text = f"{kind} {label} ({session.name})"
     group = ids("variable", "group")
     variables = _element(project, "Variables")
     _element(variables, "Variable", guid=group, name=GROUP[document.english], typeOfVariable="Text")
-    cases = _element(project, "Cases")
+    cases = _element(project, "Cases") if session.informants else None
     for number in map(str, session.informants):
         case = _element(cases, "Case", guid=ids("case", number), name=number)
         if number in kinds:
