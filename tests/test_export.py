@@ -20,8 +20,9 @@ from transcribe.cli import cli
 from transcribe.export import build_document, txt
 from transcribe.session import Session
 
-ALL = "txt,docx,csv,json,maxqda,nvivo,srt,vtt"
-TEXT_FILES = ["gruppe1.txt", "gruppe1.csv", "gruppe1.json", "gruppe1.maxqda.txt", "gruppe1.nvivo.txt", "gruppe1.srt", "gruppe1.vtt"]
+ALL = "txt,docx,csv,json,maxqda,nvivo,srt,vtt,qdpx,atlasti"
+TEXT_FILES = ["gruppe1.txt", "gruppe1.csv", "gruppe1.json", "gruppe1.maxqda.txt", "gruppe1.nvivo.txt", "gruppe1.srt", "gruppe1.vtt",
+              "gruppe1.atlasti.vtt"]
 
 
 def export(*args):

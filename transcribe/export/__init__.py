@@ -24,11 +24,11 @@ from ..session import Session, now
 from . import csv as csv_export
 from . import docx as docx_export
 from . import json as json_export
-from . import maxqda, nvivo, srt, txt, vtt
+from . import atlasti, maxqda, nvivo, qdpx, srt, txt, vtt
 
 FORMATS: dict[str, ModuleType] = {
     "txt": txt, "docx": docx_export, "csv": csv_export, "json": json_export,
-    "maxqda": maxqda, "nvivo": nvivo, "srt": srt, "vtt": vtt,
+    "maxqda": maxqda, "nvivo": nvivo, "srt": srt, "vtt": vtt, "qdpx": qdpx, "atlasti": atlasti,
 }
 DEFAULT_FORMATS = ("txt", "json")
 
