@@ -13,8 +13,8 @@ import shutil
 import subprocess
 
 import pytest
-
 from sessions import make_session
+
 from transcribe.errors import InputError
 from transcribe.export import build_document, docx, txt
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import xmlschema
 from click.testing import CliRunner
-
 from sessions import SCRIPT, SPEAKER_MAP, make_session, save_session
+
 from transcribe.cli import cli
 from transcribe.export import build_document, qdpx
 from transcribe.session import Session

@@ -15,8 +15,8 @@ import pytest
 import srt
 import webvtt
 from click.testing import CliRunner
-
 from sessions import SCRIPT, make_session, save_session
+
 from transcribe.cli import cli
 from transcribe.export import build_document
 from transcribe.session import Session

@@ -21,10 +21,10 @@ from ..names import Names, pseudonymise
 from ..numbering import Line, number_lines, turn_line_ranges
 from ..records import ExportRecord, Label, Utterance, Word
 from ..session import Session, now
+from . import atlasti, maxqda, nvivo, qdpx, srt, txt, vtt
 from . import csv as csv_export
 from . import docx as docx_export
 from . import json as json_export
-from . import atlasti, maxqda, nvivo, qdpx, srt, txt, vtt
 
 FORMATS: dict[str, ModuleType] = {
     "txt": txt, "docx": docx_export, "csv": csv_export, "json": json_export,
