@@ -17,12 +17,14 @@ import wave
 from dataclasses import replace
 from pathlib import Path
 
+import interrupted
 import pytest
 import sessions
 from click.testing import CliRunner
 from media import make_tone
 
 from transcribe import purge as purge_stage
+from transcribe import receipt as receipt_stage
 from transcribe.cli import cli
 from transcribe.errors import PurgeError
 from transcribe.finish import finish
@@ -31,6 +33,8 @@ from transcribe.purge import purge
 from transcribe.records import Source
 from transcribe.session import Session
 from transcribe.verify import scan, verify_purge
+
+INTERRUPTED = str(Path(interrupted.__file__))
 
 
 def make_wav(path: Path, seconds: float = 1.0, frequency: float = 330.0) -> Path:
@@ -88,8 +92,10 @@ def made(tmp_path):
     return make_session_folder(tmp_path)
 
 
-def cli_subprocess(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "transcribe.cli", *map(str, args)], capture_output=True, text=True,
+def cli_subprocess(*args, env=None, interrupt_after: int | None = None) -> subprocess.CompletedProcess:
+    """The real CLI in a process of its own; ``interrupt_after`` N recordings, its purge dies (tests/interrupted.py)."""
+    command = ["-m", "transcribe.cli"] if interrupt_after is None else [INTERRUPTED, str(interrupt_after)]
+    return subprocess.run([sys.executable, *command, *map(str, args)], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=120)
 
 
@@ -108,7 +114,7 @@ def test_purge_destroys_every_recording_and_writes_a_receipt(made):
     assert not (folder / purge_stage.JOURNAL).exists()
     receipt_path, text_path = folder / purge_stage.RECEIPT_JSON, folder / purge_stage.RECEIPT_TEXT
     receipt = json.loads(receipt_path.read_text(encoding="utf-8"))
-    assert receipt["format"] == purge_stage.RECEIPT_FORMAT
+    assert receipt["format"] == receipt_stage.RECEIPT_FORMAT
     assert receipt["session"] == "gruppe1"
     assert receipt["host"] and receipt["tool_version"]
     assert [(f["path"], f["size"], f["sha256"]) for f in receipt["files"]] == intake
@@ -229,8 +235,8 @@ def test_a_second_purge_returns_the_first_receipt(made):
 
 def test_a_purge_killed_after_one_file_resumes_and_completes(made):
     folder, recordings = made
-    killed = cli_subprocess("purge", folder, "--yes", env={purge_stage.FAULT_ENV: "1"})
-    assert killed.returncode == purge_stage.FAULT_EXIT, killed.stderr
+    killed = cli_subprocess("purge", folder, "--yes", interrupt_after=1)
+    assert killed.returncode == interrupted.EXIT, killed.stderr
     assert [p.exists() for p in recordings] == [False, True, True]
     journal = json.loads((folder / purge_stage.JOURNAL).read_text(encoding="utf-8"))
     assert [f["status"] for f in journal["files"]] == ["destroyed", "pending", "pending"]
@@ -255,8 +261,8 @@ def test_a_purge_killed_inside_a_file_finishes_that_file(made):
     """Killed after marking a file 'overwriting' and writing part of it: its hash no longer matches
     intake, yet the resumed purge finishes it without --force-mismatch."""
     folder, recordings = made
-    killed = cli_subprocess("purge", folder, "--yes", env={purge_stage.FAULT_ENV: "1"})
-    assert killed.returncode == purge_stage.FAULT_EXIT
+    killed = cli_subprocess("purge", folder, "--yes", interrupt_after=1)
+    assert killed.returncode == interrupted.EXIT
     journal_path = folder / purge_stage.JOURNAL
     journal = json.loads(journal_path.read_text(encoding="utf-8"))
     journal["files"][1].update(status="overwriting", run=1)
@@ -333,7 +339,7 @@ def test_cli_run_does_not_purge_when_the_run_fails(made, tmp_path):
 def test_a_file_unlinked_just_before_the_kill_is_recorded_as_destroyed(made):
     """Killed after the unlink but before the journal said so: the rerun confirms it is gone."""
     folder, recordings = made
-    assert cli_subprocess("purge", folder, "--yes", env={purge_stage.FAULT_ENV: "1"}).returncode == purge_stage.FAULT_EXIT
+    assert cli_subprocess("purge", folder, "--yes", interrupt_after=1).returncode == interrupted.EXIT
     journal_path = folder / purge_stage.JOURNAL
     journal = json.loads(journal_path.read_text(encoding="utf-8"))
     journal["files"][1].update(status="overwriting", run=1)
@@ -348,7 +354,7 @@ def test_a_file_unlinked_just_before_the_kill_is_recorded_as_destroyed(made):
 
 def test_a_damaged_journal_stops_the_purge(made):
     folder, recordings = made
-    assert cli_subprocess("purge", folder, "--yes", env={purge_stage.FAULT_ENV: "1"}).returncode == purge_stage.FAULT_EXIT
+    assert cli_subprocess("purge", folder, "--yes", interrupt_after=1).returncode == interrupted.EXIT
     (folder / purge_stage.JOURNAL).write_text("{", encoding="utf-8")
     with pytest.raises(PurgeError, match="journal .* is damaged"):
         purge(folder)

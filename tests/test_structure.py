@@ -41,7 +41,8 @@ def test_the_import_graph_has_no_cycle_and_few_layers():
     assert max(layers.values()) + 1 <= MAX_LAYERS, layers
     assert layers["transcribe.records"] == 0 and graph["transcribe.records"] == {}
     # persistence sits on the records, below every stage
-    assert set(graph["transcribe.session"]) <= {"transcribe", "transcribe.records", "transcribe.files", "transcribe.errors"}
+    assert set(graph["transcribe.session"]) <= {"transcribe", "transcribe.records", "transcribe.receipt", "transcribe.files",
+                                                "transcribe.errors"}
 
 
 def test_each_record_and_the_sample_rate_is_defined_once():

@@ -16,7 +16,8 @@ from transcribe.cli import cli
 from transcribe.errors import InputError
 from transcribe.purge import purge
 from transcribe.session import Session
-from transcribe.verify import HEAD, audio_kind, verify_purge
+from transcribe.sniff import HEAD, audio_kind
+from transcribe.verify import verify_purge
 
 
 @pytest.fixture

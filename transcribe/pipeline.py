@@ -23,6 +23,7 @@ from .errors import InputError, SessionError
 from .export import DEFAULT_FORMATS, parse_formats
 from .finish import FinishOptions, finish
 from .names import load_names
+from .receipt import PurgeState
 from .records import MODERATOR, ExportRecord
 from .session import Session, locked
 from .speakers import check_moderator_label, propose_map, read_map
@@ -247,13 +248,13 @@ def _refuse_if_purged(folder: Path) -> None:
     if not Session.exists(folder):
         return
     session = Session.load(folder)
-    state = (session.purge or {}).get("state")
-    if state == "complete":
+    state = session.purge_state
+    if state is PurgeState.COMPLETE:
         raise SessionError(
             f"The recordings of session '{session.name}' were purged; its transcript is kept in {folder}. "
             f"Write exports again with 'transcribe export {folder}'."
         )
-    if state == "in-progress":
+    if state is PurgeState.IN_PROGRESS:
         raise SessionError(
             f"A purge of session '{session.name}' was interrupted, so some recordings are already destroyed. "
             f"Finish it with 'transcribe purge {folder}'."

@@ -36,14 +36,7 @@ would have to record that file in session.json for purge to find it. ``tool_writ
 the receipt states this (an empty list), and the tests check that a session folder holds no
 audio by content.
 
-Testing hook: with ``TRANSCRIBE_FAULT_AFTER_FILES=N`` in the environment, the process ends
-abruptly (``os._exit``, no clean-up, like a kill) after N files of this run are finished, so a
-test can interrupt a real purge between files.
-
-``session.purge`` (persisted by ``Session.save``) is ``None`` before any purge, then
-``{"state": "in-progress", "journal", "started"}`` while files are being destroyed, and finally
-``{"state": "complete", "started", "finished", "receipt", "receipt_sha256", "receipt_text",
-"receipt_text_sha256"}``.
+The receipt's record and the purge states are in receipt.py.
 """
 
 from __future__ import annotations
@@ -62,45 +55,13 @@ from . import __version__
 from .errors import PurgeError
 from .export import json as json_export
 from .files import fsync_dir, sha256_file, write_atomic
+from .receipt import FINAL, RECEIPT_JSON, RECEIPT_TEXT, FileStatus, PurgeState, Receipt, receipt_text
 from .records import ExportRecord
 from .session import FILENAME, Session, locked, now
 
-RECEIPT_JSON = "purge-receipt.json"
-RECEIPT_TEXT = "purge-receipt.txt"
 JOURNAL = "purge-journal.json"
-RECEIPT_FORMAT = "transcribe.purge-receipt/1"
 JOURNAL_FORMAT = "transcribe.purge-journal/1"
-
-FAULT_ENV = "TRANSCRIBE_FAULT_AFTER_FILES"
-FAULT_EXIT = 86
 CHUNK = 1 << 20
-
-PENDING = "pending"
-OVERWRITING = "overwriting"
-DESTROYED = "destroyed"
-ALREADY_ABSENT = "already-absent"
-FINAL = (DESTROYED, ALREADY_ABSENT)
-
-METHOD = "overwrite-random-1pass"
-METHOD_DESCRIPTION = (
-    "Overwritten in place over its full length with one pass of random bytes from the operating system "
-    "(os.urandom, 1 MiB chunks), flushed to the device (fsync; F_FULLFSYNC on macOS), unlinked, and the "
-    "folder fsynced so the removal is durable."
-)
-LIMITS = (
-    "Overwriting in place is best effort. On SSDs and flash memory (wear levelling, spare blocks), on "
-    "copy-on-write file systems (APFS, Btrfs, ZFS), on journaling file systems and under snapshots, the old "
-    "blocks can survive on the device until they are reused. Full-disk encryption is what protects them.",
-    "Backups (Time Machine, institutional backups), cloud sync (iCloud syncs Voice Memos to every device "
-    "signed in to the account and keeps deleted memos in 'Recently Deleted' for 30 days), copies sent by "
-    "e-mail, AirDrop or on USB sticks, and the recording on the phone itself are outside the tool's reach: "
-    "delete them there by hand.",
-    "The receipt states what this tool did on this host. 'transcribe verify-purge' finds remaining audio and "
-    "byte-identical copies only in the folders it is asked to scan; a re-encoded copy is found as audio, "
-    "not as a copy.",
-    "The receipt's sha256 is stored in session.json: a change to either file is detected, a consistent change "
-    "to both is not. Keep the receipt's sha256 in the project's records.",
-)
 
 
 @dataclass(frozen=True)
@@ -111,7 +72,7 @@ class Target:
     file: str
     size: int  # bytes, at intake
     sha256: str  # at intake
-    status: str = PENDING
+    status: str = FileStatus.PENDING
     time: str | None = None  # when it reached its final status
     run: int | None = None  # which purge run finished it (1, 2, … when interrupted)
     note: str | None = None
@@ -184,7 +145,7 @@ class PurgeResult:
             return [*plan_lines(self.session, self.folder, self.files, self.actions, self.exports), "Dry run: nothing was deleted."]
         if self.state == "already-purged":
             return [f"Session '{self.session}' is already purged. Receipt: {self.receipt} (sha256 {self.receipt_sha256})."]
-        destroyed = sum(1 for t in self.files if t.status == DESTROYED)
+        destroyed = sum(1 for t in self.files if t.status == FileStatus.DESTROYED)
         absent = len(self.files) - destroyed
         folders = " ".join(f"--scan {p}" for p in sorted({str(Path(t.path).parent) for t in self.files}))
         return [
@@ -228,7 +189,7 @@ def purge(
         raise PurgeError(f"{folder} holds no session (session.json is missing). Pass the session folder that 'transcribe run' made.")
     with locked(folder):
         session = Session.load(folder)
-        if session.purge and session.purge.get("state") == "complete":
+        if session.purge_state is PurgeState.COMPLETE:
             return _already_purged(folder, session)
         plan = make_plan(folder, session, force_mismatch=force_mismatch)
         if dry_run:
@@ -320,7 +281,7 @@ def _inspect(target: Target, force_mismatch: bool) -> tuple[str, str | None, tup
     if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
         return "present", (f"{path} cannot be overwritten and removed (no write permission on the file or its folder). "
                            f"Make both writable (chmod u+w) and purge again."), None
-    if target.status == OVERWRITING:
+    if target.status == FileStatus.OVERWRITING:
         return "present", None, None  # content already partly random: no hash to compare
     try:
         digest = sha256_file(path)
@@ -384,20 +345,19 @@ def _execute(plan: Plan) -> PurgeResult:
                          "tool_version": __version__}]
     targets = list(plan.targets)
     _save_journal(plan, targets, runs)
-    session.purge = {"state": "in-progress", "journal": JOURNAL, "started": runs[0]["started"]}
+    session.purge = {"state": PurgeState.IN_PROGRESS.value, "journal": JOURNAL, "started": runs[0]["started"]}
     session.save(folder)
-    finished_here = 0
     for index, target in enumerate(targets):
         if target.status in FINAL:
             continue
-        earlier = target.status == OVERWRITING
+        earlier = target.status == FileStatus.OVERWRITING
         if target.path in plan.absent:
             if earlier:
                 note = f"overwritten and unlinked by run {target.run} just before it was interrupted; confirmed gone by run {run}"
-                targets[index] = replace(target, status=DESTROYED, time=now(), run=run, note=note)
+                targets[index] = replace(target, status=FileStatus.DESTROYED, time=now(), run=run, note=note)
             else:
                 note = "not found when the purge began: it was removed before, not by this tool"
-                targets[index] = replace(target, status=ALREADY_ABSENT, time=now(), run=run, note=note)
+                targets[index] = replace(target, status=FileStatus.ALREADY_ABSENT, time=now(), run=run, note=note)
         else:
             if earlier:
                 note = f"overwrite begun by run {target.run} was interrupted; run {run} overwrote it again and removed it"
@@ -405,7 +365,7 @@ def _execute(plan: Plan) -> PurgeResult:
                 note = "content differed from intake; destroyed as instructed (--force-mismatch)"
             else:
                 note = None
-            targets[index] = target = replace(target, status=OVERWRITING, run=run, note=note)
+            targets[index] = target = replace(target, status=FileStatus.OVERWRITING, run=run, note=note)
             _save_journal(plan, targets, runs)
             try:
                 _destroy(Path(target.path))
@@ -415,16 +375,14 @@ def _execute(plan: Plan) -> PurgeResult:
                     f"Could not destroy {target.path} ({exc.strerror}). {done} of {len(targets)} recordings are destroyed; "
                     f"{folder / JOURNAL} keeps track. Fix the cause and run 'transcribe purge {folder}' again to finish."
                 ) from None
-            targets[index] = replace(target, status=DESTROYED, time=now())
+            targets[index] = replace(target, status=FileStatus.DESTROYED, time=now())
         _save_journal(plan, targets, runs)
-        finished_here += 1
-        _fault_point(finished_here)
 
-    receipt = _receipt(plan, targets, runs)
+    receipt = _receipt(plan, targets, runs).to_dict()
     receipt_sha256 = write_atomic(folder / RECEIPT_JSON, json.dumps(receipt, ensure_ascii=False, indent=1) + "\n")
     text_sha256 = write_atomic(folder / RECEIPT_TEXT, receipt_text(receipt, receipt_sha256))
     session.purge = {
-        "state": "complete", "started": receipt["started"], "finished": receipt["finished"],
+        "state": PurgeState.COMPLETE.value, "started": receipt["started"], "finished": receipt["finished"],
         "receipt": RECEIPT_JSON, "receipt_sha256": receipt_sha256,
         "receipt_text": RECEIPT_TEXT, "receipt_text_sha256": text_sha256,
     }
@@ -465,69 +423,22 @@ def _sync(fd: int) -> None:
     os.fsync(fd)
 
 
-def _fault_point(finished: int) -> None:
-    """Testing hook: end abruptly, as a kill would, after the number of files in FAULT_ENV."""
-    after = os.environ.get(FAULT_ENV, "")
-    if after.isdigit() and finished == int(after):
-        os._exit(FAULT_EXIT)
-
 
 # -- receipt -------------------------------------------------------------------------------------
 
 
-def _receipt(plan: Plan, targets: list[Target], runs: list[dict]) -> dict:
-    return {
-        "format": RECEIPT_FORMAT,
-        "session": plan.session.name,
-        "folder": str(plan.folder.resolve()),
-        "tool_version": __version__,
-        "host": socket.gethostname(),
-        "started": runs[0]["started"],
-        "finished": now(),
-        "runs": runs,
-        "method": {"id": METHOD, "description": METHOD_DESCRIPTION},
-        "files": [asdict(target) for target in targets],
-        "exports": [asdict(record) for record in plan.exports],
-        "tool_written_audio": [],
-        "limits": list(LIMITS),
-    }
-
-
-def receipt_text(receipt: dict, receipt_sha256: str) -> str:
-    """The short human-readable receipt, written next to the JSON one."""
-    runs = receipt["runs"]
-    out = [
-        f"Purge receipt: session '{receipt['session']}'",
-        "",
-        f"Folder:    {receipt['folder']}",
-        f"Host:      {receipt['host']}",
-        f"Tool:      transcribe {receipt['tool_version']}",
-        f"Started:   {receipt['started']}",
-        f"Finished:  {receipt['finished']}",
-    ]
-    if len(runs) > 1:
-        out.append(f"Runs:      {len(runs)}, each interrupted but the last; run again, the purge resumed from its journal:")
-        out += [f"           run {r['run']} started {r['started']} on {r['host']}" for r in runs]
-    out += [f"Method:    {receipt['method']['description']}", "", "Recordings"]
-    for row in receipt["files"]:
-        status = "destroyed" if row["status"] == DESTROYED else "already absent"
-        out.append(f"  {status:<15} {row['time']}  {row['path']}")
-        out.append(f"  {'':<15} {row['size']} bytes at intake, sha256 {row['sha256']}" + (f" (run {row['run']})" if len(runs) > 1 else ""))
-        if row.get("found_sha256"):
-            out.append(f"  {'':<15} content at purge: {row['found_size']} bytes, sha256 {row['found_sha256']}")
-        if row.get("note"):
-            out.append(f"  {'':<15} {row['note']}")
-    out += ["", "Transcripts kept (sha256 when purged)"]
-    out += [f"  {row['file']:<30} {row['sha256']}" for row in receipt["exports"]]
-    out += ["", "Audio written by the tool: none (recordings are decoded in memory only).", "", "Limits"]
-    out += [f"  - {limit}" for limit in receipt["limits"]]
-    out += [
-        "",
-        f"Full record: {RECEIPT_JSON}, sha256 {receipt_sha256}",
-        "(also recorded in session.json). Keep this hash in the project's records. Check with:",
-        f"  transcribe verify-purge {receipt['folder']} --scan <each folder that held the recordings>",
-    ]
-    return "\n".join(out) + "\n"
+def _receipt(plan: Plan, targets: list[Target], runs: list[dict]) -> Receipt:
+    return Receipt(
+        session=plan.session.name,
+        folder=str(plan.folder.resolve()),
+        tool_version=__version__,
+        host=socket.gethostname(),
+        started=runs[0]["started"],
+        finished=now(),
+        runs=tuple(runs),
+        files=tuple(asdict(target) for target in targets),
+        exports=tuple(asdict(record) for record in plan.exports),
+    )
 
 
 def _already_purged(folder: Path, session: Session) -> PurgeResult:

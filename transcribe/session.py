@@ -21,6 +21,7 @@ from pathlib import Path
 from . import __version__
 from .errors import SessionError
 from .files import ensure_dir, write_atomic
+from .receipt import PurgeState
 from .records import (
     MODERATOR,
     Diarization,
@@ -62,11 +63,16 @@ class Session:
     exports: list[ExportRecord] = field(default_factory=list)
     # {"names": n, "replacements": n}: never the names themselves, which are the key to the pseudonyms
     pseudonymisation: dict | None = None
-    purge: dict | None = None  # written by purge.py
+    purge: dict | None = None  # written by purge.py; its shape is in receipt.py
 
     @property
     def duration(self) -> float:
         return sum(source.duration for source in self.sources)
+
+    @property
+    def purge_state(self) -> PurgeState | None:
+        """Where the purge of this session stands; None before any purge."""
+        return PurgeState(self.purge["state"]) if self.purge else None
 
     # -- persistence -------------------------------------------------------------------------
 

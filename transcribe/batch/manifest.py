@@ -260,7 +260,7 @@ def _purged(folder: Path) -> bool:
     if not Session.exists(folder):
         return False
     try:
-        return (Session.load(folder).purge or {}).get("state") in ("complete", "in-progress")
+        return Session.load(folder).purge_state is not None
     except TranscribeError:
         return False
 

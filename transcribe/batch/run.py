@@ -19,6 +19,7 @@ from ..errors import BatchFailed, InputError, TranscribeError
 from ..finish import last_line
 from ..pipeline import RunResult, run
 from ..purge import purge
+from ..receipt import PurgeState
 from ..session import Session, now
 from .manifest import Job, Manifest
 
@@ -146,7 +147,7 @@ def _stamped(report: Events | None) -> Events:
 def _run_job(job: Job, manifest: Manifest, earlier: dict[str, Outcome], transcriber, diarizer, progress) -> Outcome:
     try:
         state = _purge_state(job.folder)
-        if state == "complete":
+        if state is PurgeState.COMPLETE:
             return Outcome(job, "done", note=f"its recordings were purged earlier; the transcript is kept in {job.folder}")
         options = job.options
         if job.continue_from is not None:
@@ -154,7 +155,7 @@ def _run_job(job: Job, manifest: Manifest, earlier: dict[str, Outcome], transcri
             if isinstance(first, Outcome):
                 return first
             options = replace(options, start_line=first)
-        if state == "in-progress" and job.purge:  # an interrupted purge is finished before anything else
+        if state is PurgeState.IN_PROGRESS and job.purge:  # an interrupted purge is finished before anything else
             return Outcome(job, "done", purge=purge(job.folder).to_dict(), note="an interrupted purge was finished")
         result = run(job.audio, job.folder, options, progress=progress, transcriber=transcriber, diarizer=diarizer)
         purged = purge(job.folder).to_dict() if job.purge else None
@@ -165,8 +166,8 @@ def _run_job(job: Job, manifest: Manifest, earlier: dict[str, Outcome], transcri
         return Outcome(job, "failed", error=f"Internal error ({type(exc).__name__}: {exc}); please report it.", exit_code=70)
 
 
-def _purge_state(folder: Path) -> str | None:
-    return (Session.load(folder).purge or {}).get("state") if Session.exists(folder) else None
+def _purge_state(folder: Path) -> PurgeState | None:
+    return Session.load(folder).purge_state if Session.exists(folder) else None
 
 
 def _continued_line(job: Job, manifest: Manifest, earlier: dict[str, Outcome]) -> int | Outcome:
