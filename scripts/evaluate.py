@@ -257,6 +257,62 @@ class Words:
         return words
 
 
+def tuning_diarizer(**tunables):
+    """A ``transcribe.diarize.Diarizer`` for sweeps: ``retune`` changes the tunables that act after the
+    embeddings (``RETUNABLE``) without reloading, and ``__call__(audio, reuse=cache)`` keeps pyannote's
+    segmentation and embeddings, and resegmentation's window embeddings, in ``cache`` (a dict kept
+    for one recording), so a new clustering threshold costs seconds instead of a new embedding pass."""
+    import numpy as np
+
+    from transcribe.diarize import RETUNABLE, DiarizationSettings, Diarizer, Resegmentation, _unprefixed
+    from transcribe.errors import InputError
+
+    class TuningDiarizer(Diarizer):
+        _reuse: dict | None = None
+
+        def retune(self, **changes) -> None:
+            wrong = sorted(set(changes) - set(RETUNABLE))
+            if wrong or not self._embedded:
+                raise InputError(f"Only {', '.join(RETUNABLE)} of the embedded pipeline can be retuned, "
+                                 f"not {', '.join(wrong) or 'a folder pipeline'}.")
+            settings = DiarizationSettings.from_flat({**self.settings, **changes})
+            self._pipeline.instantiate(settings.instantiated())
+            self.resegmentation = Resegmentation(**_unprefixed(settings.flat()))
+            self.settings = settings.flat()
+
+        def __call__(self, audio, *, reuse: dict | None = None, **bounds):
+            self._reuse = reuse
+            try:
+                return super().__call__(audio, **bounds)
+            finally:
+                self._reuse = None
+
+        def _apply(self, file, hook, bounds):
+            if self._reuse is None:
+                return super()._apply(file, hook, bounds)
+            self._reuse.update(file)  # pyannote caches segmentation and embeddings in the file while "training"
+            self._pipeline.training = True
+            try:
+                return self._pipeline(self._reuse, hook=hook, **bounds)
+            finally:
+                self._pipeline.training = False
+
+        def _embed(self):
+            embed = super()._embed()
+            if self._reuse is None:
+                return embed
+            cache = self._reuse.setdefault("resegmentation", {})
+
+            def memoized(batch):
+                key = hashlib.sha256(np.ascontiguousarray(batch.numpy()).tobytes()).hexdigest()
+                if key not in cache:
+                    cache[key] = np.asarray(embed(batch))
+                return cache[key]
+            return memoized
+
+    return TuningDiarizer(**tunables)
+
+
 def grid(args) -> list[tuple[dict, list[dict]]]:
     """[(construction tunables, [retunable tunables, ...])]: one embedding pass per group."""
     from transcribe.diarize import DEFAULTS, RETUNABLE
@@ -366,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from transcribe.audio import load
-    from transcribe.diarize import DEFAULTS, Diarizer
+    from transcribe.diarize import DEFAULTS
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -389,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     for built, inner in grid(args):
-        diarizer = Diarizer(**built, **inner[0])
+        diarizer = tuning_diarizer(**built, **inner[0])
         reuse = {rec.key: {} for rec in recordings}
         full_cpu = None
         for later in inner:

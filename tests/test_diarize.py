@@ -1,5 +1,6 @@
 """Diarisation with the real embedded models on real voices (LibriSpeech mixture, CC BY 4.0)."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,19 @@ def diarizer():
 
 
 @pytest.fixture(scope="module")
+def tuning():
+    """scripts/evaluate.py's diarizer for sweeps: the product's Diarizer with a cache and retune()."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "evaluate.py"
+    spec = importlib.util.spec_from_file_location("evaluate_for_diarize", script)
+    evaluate = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = evaluate
+    spec.loader.exec_module(evaluate)
+    return evaluate.tuning_diarizer()
+
+
+@pytest.fixture(scope="module")
 def found(diarizer, voices):
     seen = []
     result = diarizer(voices, progress=lambda step, done, total: seen.append((step, done, total)))
@@ -74,36 +88,37 @@ def test_the_voices_of_the_group_are_told_apart(found, voices):
 
 
 @pytest.mark.slow
-def test_retuning_the_clustering_reuses_the_embeddings(diarizer, voices, found):
+def test_retuning_the_clustering_reuses_the_embeddings(tuning, voices, found):
     """What scripts/evaluate.py relies on to sweep thresholds in seconds."""
     import time
 
     cache = {}
-    assert diarizer(voices, reuse=cache).turns == found[0].turns  # the cache changes nothing
+    assert tuning(voices, reuse=cache).turns == found[0].turns  # the cache changes nothing
+    assert len(cache["resegmentation"]) > 0  # resegmentation's window embeddings are kept too
     try:
-        diarizer.retune(clustering_threshold=0.5)
+        tuning.retune(clustering_threshold=0.5)
         cpu = time.process_time()
-        split = diarizer(voices, reuse=cache)
+        split = tuning(voices, reuse=cache)
         assert time.process_time() - cpu < 3.0  # clustering only; the first pass takes ~15 s
         assert split.settings["clustering_threshold"] == 0.5
         assert len(split.speakers) > len(found[0].speakers)
     finally:
-        diarizer.retune(clustering_threshold=DEFAULTS["clustering_threshold"])
-    assert diarizer.settings == DEFAULTS
+        tuning.retune(clustering_threshold=DEFAULTS["clustering_threshold"])
+    assert tuning.settings == DEFAULTS
     with pytest.raises(InputError, match="segmentation_step"):
-        diarizer.retune(segmentation_step=0.1)
+        tuning.retune(segmentation_step=0.1)
 
 
 @pytest.mark.slow
-def test_resegmentation_moves_speech_to_the_right_voice(diarizer, voices, found):
+def test_resegmentation_moves_speech_to_the_right_voice(tuning, voices, found):
     """The same first pass (shared cache) with and without resegment.py: DER falls by 11 points."""
     cache = {}
-    assert diarizer(voices, reuse=cache).exclusive == found[0].exclusive
+    assert tuning(voices, reuse=cache).exclusive == found[0].exclusive
     try:
-        diarizer.retune(resegmentation_window=0)
-        plain = diarizer(voices, reuse=cache)
+        tuning.retune(resegmentation_window=0)
+        plain = tuning(voices, reuse=cache)
     finally:
-        diarizer.retune(resegmentation_window=DEFAULTS["resegmentation_window"])
+        tuning.retune(resegmentation_window=DEFAULTS["resegmentation_window"])
     assert plain.speakers == found[0].speakers  # it moves speech between speakers, never adds one
     assert plain.exclusive != found[0].exclusive
     assert der(found[0], voices) < der(plain, voices) - 0.08  # 0.36 against 0.47

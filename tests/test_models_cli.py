@@ -213,8 +213,8 @@ def test_transcripts_record_model_revision_language_and_tool_version(tmp_path):
     assert Session.load(tmp_path).transcription.model == asr
 
 
-def test_the_fetch_script_is_the_fetch_command():
-    script = PACKAGE.parent / "scripts" / "fetch_models.py"
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+def test_the_fetch_command_without_a_name_lists_the_catalogue():
+    done = subprocess.run([sys.executable, "-m", "transcribe.cli", "models", "fetch"], capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     assert "nb-whisper-large" in done.stdout and "speaker-diarization-community-1" in done.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -18,18 +19,31 @@ from .records import SAMPLE_RATE, Transcription, Word
 
 LANGUAGES = {"no": "no", "nb": "no", "nn": "nn"}
 
-# Decoding settings, declared in one place and recorded in session.json.
-DEFAULTS = {
-    "beam_size": 5,
-    "vad_filter": True,
+@dataclass(frozen=True)
+class DecodingOptions:
+    """How Whisper decodes, declared in one place and recorded in session.json (``asdict``)."""
+
+    beam_size: int = 5
+    vad_filter: bool = True
     # Carrying text across windows makes Whisper repeat itself on long, noisy recordings.
-    "condition_on_previous_text": False,
-    "compute_type": "auto",  # float16 on a GPU, int8 on CPU (device.py)
+    condition_on_previous_text: bool = False
+    compute_type: str = "auto"  # float16 on a GPU, int8 on CPU (device.py)
     # Above 1, that many windows of speech (cut by the VAD) are decoded at once by faster-whisper's
     # BatchedInferencePipeline: several times faster on a GPU. 1 is the sequential decoder. auto:
     # device.CUDA_BATCH_SIZE on a GPU, 1 on CPU.
-    "batch_size": "auto",
-}
+    batch_size: int | str = "auto"
+
+    def __post_init__(self) -> None:
+        if int(self.beam_size) != self.beam_size or self.beam_size < 1:
+            raise InputError(f"beam_size must be a whole number from 1, not {self.beam_size}.")
+
+    def resolved(self, device: str) -> DecodingOptions:
+        """The options with 'auto' made concrete for ``device``."""
+        return replace(self, compute_type=resolve_compute_type(device, self.compute_type),
+                       batch_size=resolve_batch_size(device, self.batch_size))
+
+
+DEFAULTS = asdict(DecodingOptions())
 
 
 # The sequential decoder (CPU) hands faster-whisper at most this much audio per call, cut at the
@@ -73,15 +87,18 @@ def normalise_language(code: str) -> str:
 class Transcriber:
     """A Whisper model loaded once and used for many recordings."""
 
-    def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu", **settings):
+    def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu", **options):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
+        try:
+            self.options = DecodingOptions(**options).resolved(device)
+        except TypeError:
+            known = ", ".join(field.name for field in fields(DecodingOptions))
+            raise InputError(f"Unknown decoding option in {', '.join(options)}; known are {known}.") from None
         self.model_info = models.asr_model(model_path)
         self.device = device
-        self.settings = {**DEFAULTS, **settings}
-        self.settings["compute_type"] = resolve_compute_type(device, self.settings["compute_type"])
-        self.settings["batch_size"] = resolve_batch_size(device, self.settings["batch_size"])
-        if self.settings["batch_size"] > 1 and not self.settings["vad_filter"]:
+        self.settings = asdict(self.options)
+        if self.options.batch_size > 1 and not self.options.vad_filter:
             raise InputError("Batched transcription cuts the audio at pauses found by the VAD, so it needs vad_filter; "
                              "use batch size 1 to transcribe without it.")
         if device == "cuda":
@@ -91,7 +108,7 @@ class Transcriber:
                 self._model = WhisperModel(
                     self.model_info.path,
                     device=device,
-                    compute_type=self.settings["compute_type"],
+                    compute_type=self.options.compute_type,
                     cpu_threads=cpu_threads(),
                     local_files_only=True,
                 )
@@ -100,7 +117,7 @@ class Transcriber:
                 f"The Whisper model in {self.model_info.path} could not be loaded on {device} "
                 f"({str(exc).splitlines()[0]}). Check the folder, or try --device cpu."
             ) from None
-        self._batched = BatchedInferencePipeline(self._model) if self.settings["batch_size"] > 1 else None
+        self._batched = BatchedInferencePipeline(self._model) if self.options.batch_size > 1 else None
 
     def __call__(
         self,
@@ -111,7 +128,7 @@ class Transcriber:
         """Transcribe 16 kHz mono audio; ``progress(seconds_done, seconds_total)``."""
         language = normalise_language(language)
         total = len(audio) / SAMPLE_RATE
-        common = {"language": language, "task": "transcribe", "beam_size": self.settings["beam_size"], "word_timestamps": True}
+        common = {"language": language, "task": "transcribe", "beam_size": self.options.beam_size, "word_timestamps": True}
         words: list[Word] = []
         # The batched decoder takes the whole recording: it builds features batch by batch.
         parts = windows(audio, WINDOW_SECONDS, WINDOW_SEARCH_SECONDS) if self._batched is None else [(0, len(audio))]
@@ -120,11 +137,11 @@ class Transcriber:
                 offset, piece = first / SAMPLE_RATE, audio[first:last]
                 if self._batched is None:
                     segments, _info = self._model.transcribe(
-                        piece, **common, vad_filter=self.settings["vad_filter"],
-                        condition_on_previous_text=self.settings["condition_on_previous_text"],
+                        piece, **common, vad_filter=self.options.vad_filter,
+                        condition_on_previous_text=self.options.condition_on_previous_text,
                     )
                 else:  # batched windows never see the text before them: condition_on_previous_text does not apply
-                    segments, _info = self._batched.transcribe(piece, **common, vad_filter=True, batch_size=self.settings["batch_size"])
+                    segments, _info = self._batched.transcribe(piece, **common, vad_filter=True, batch_size=self.options.batch_size)
                 for segment in segments:  # a generator: the work happens while iterating
                     for word in segment.words or ():
                         text = word.word.strip()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -34,48 +35,105 @@ from . import models, resegment
 from .errors import InputError
 from .records import SAMPLE_RATE, Diarization, Turn
 
-# The tunables of the embedded pipeline, in one place. Chosen by measurement with
-# scripts/evaluate.py on six 3-6 minute focus-group mixtures of real voices (6-8 speakers,
-# make_fixtures.py --devset), pyannote's sample and AMI excerpts; the numbers are in the README.
-DEFAULTS = {
-    "clustering": "AgglomerativeClustering",
+MIN_SPEAKER_SECONDS = 1.0
+
+
+def _constructor(default):
+    """A tunable that is an argument of pyannote's SpeakerDiarization(...), not an instantiated parameter."""
+    return field(default=default, metadata={"constructor": True})
+
+
+@dataclass(frozen=True)
+class Resegmentation:
+    """resegment.py's tunables: one-voice speech relabelled in short windows against each
+    speaker's voice (focus groups: DER 8.7 -> 3.5 %, attribution 93.4 -> 98.8 %, +22 % CPU).
+    0.8-1.5 s windows, hops of 0.25-0.5 s and minimum changes of 0.1-0.5 s all gave 3.5-3.8 %; the
+    second round helped the AMI clips (23.3 -> 22.3 %). They apply to any pipeline, embedded or
+    from a folder."""
+
+    window: float = 1.0  # seconds; 0 turns the stage off
+    hop: float = 0.5  # seconds between window starts
+    min_change: float = 0.3  # seconds: shorter relabelled stretches are undone
+    iterations: int = 2  # the voices are re-estimated once from the new labels
+
+    def __post_init__(self) -> None:
+        resegment.check(self.window, self.hop, self.min_change, self.iterations)
+
+
+@dataclass(frozen=True)
+class DiarizationSettings:
+    """The tunables of the embedded pipeline, declared in one place. Chosen by measurement with
+    scripts/evaluate.py on six 3-6 minute focus-group mixtures of real voices (6-8 speakers,
+    make_fixtures.py --devset), pyannote's sample and AMI excerpts; the numbers are in docs/.
+
+    session.json records them flat (``flat()``), under pyannote's names (block_name): that is
+    also how they are given to ``Diarizer(**tunables)``."""
+
+    clustering: str = _constructor("AgglomerativeClustering")
+    # Window hop as a fraction of the 10 s window. 0.1 took 2.1x the CPU for no better DER on
+    # the focus groups (9.6 against 9.0 % at threshold 0.7).
+    segmentation_step: float = _constructor(0.2)
+    segmentation_batch_size: int = _constructor(32)
+    embedding_batch_size: int = _constructor(32)
+    embedding_exclude_overlap: bool = _constructor(True)
     # average linkage: DER 45 % on the two-party sample, 15 % or worse on the focus groups (0.72-0.9)
-    "clustering_method": "centroid",
+    clustering_method: str = "centroid"
     # Cosine distance between cluster centroids. Higher merges people (which no speaker map can
     # undo), lower splits them (mended by mapping two clusters to one informant). On the focus
     # groups 0.72-0.75 gave the lowest DER of the thresholds tried (8.7 % without resegmentation,
     # 3.5 % with it) and the right count in 5 of 6; 0.78 and up found 4 of 6 voices in one group;
     # 0.6-0.65 split the groups into 7-12 clusters.
-    "clustering_threshold": 0.72,
+    clustering_threshold: float = 0.72
     # clusters with fewer chunk embeddings join the nearest large one; 3 left extra clusters,
     # 6-8 swallowed informants with few turns
-    "clustering_min_cluster_size": 4,
-    "segmentation_min_duration_off": 0.0,  # gaps shorter than this within one speaker are filled
-    # Window hop as a fraction of the 10 s window. 0.1 took 2.1x the CPU for no better DER on
-    # the focus groups (9.6 against 9.0 % at threshold 0.7).
-    "segmentation_step": 0.2,
-    "segmentation_batch_size": 32,
-    "embedding_batch_size": 32,
-    "embedding_exclude_overlap": True,
-    # resegment.py: one-voice speech relabelled in short windows against each speaker's voice
-    # (focus groups: DER 8.7 -> 3.5 %, attribution 93.4 -> 98.8 %, +22 % CPU). Window 0 turns it
-    # off. 0.8-1.5 s windows, hops of 0.25-0.5 s and minimum changes of 0.1-0.5 s all gave
-    # 3.5-3.8 %; the second round helped the AMI clips (23.3 -> 22.3 %). Numbers in the README.
-    "resegmentation_window": 1.0,  # seconds
-    "resegmentation_hop": 0.5,  # seconds between window starts
-    "resegmentation_min_change": 0.3,  # seconds: shorter relabelled stretches are undone
-    "resegmentation_iterations": 2,  # the voices are re-estimated once from the new labels
-}
+    clustering_min_cluster_size: int = 4
+    segmentation_min_duration_off: float = 0.0  # gaps shorter than this within one speaker are filled
+    resegmentation: Resegmentation = field(default_factory=Resegmentation)
 
-MIN_SPEAKER_SECONDS = 1.0
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """Every tunable's flat name."""
+        own = tuple(f.name for f in fields(cls) if f.name != "resegmentation")
+        return own + tuple(f"resegmentation_{f.name}" for f in fields(Resegmentation))
 
-# Which tunables are arguments of SpeakerDiarization(...) rather than instantiated parameters.
-_CONSTRUCTOR = ("clustering", "segmentation_step", "segmentation_batch_size", "embedding_batch_size", "embedding_exclude_overlap")
-# Ours, not pyannote's: they apply to any pipeline, embedded or from a folder.
-_RESEGMENTATION = tuple(key for key in DEFAULTS if key.startswith("resegmentation_"))
-# The others act after the embeddings: Diarizer.retune changes them without reloading anything.
-RETUNABLE = tuple(key for key in DEFAULTS if key not in _CONSTRUCTOR)
+    @classmethod
+    def constructor_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.metadata.get("constructor"))
 
+    @classmethod
+    def from_flat(cls, tunables: dict) -> DiarizationSettings:
+        """Settings from flat names (``clustering_threshold=0.7``, ``resegmentation_window=0``)."""
+        unknown = sorted(set(tunables) - set(cls.names()))
+        if unknown:
+            raise InputError(f"Unknown diarisation setting {', '.join(unknown)}; known are {', '.join(cls.names())}.")
+        return cls(**{k: v for k, v in tunables.items() if not k.startswith("resegmentation_")},
+                   resegmentation=Resegmentation(**_unprefixed(tunables)))
+
+    def flat(self) -> dict:
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "resegmentation"}
+        return {**own, **{f"resegmentation_{k}": v for k, v in asdict(self.resegmentation).items()}}
+
+    def constructor(self) -> dict:
+        """The arguments of SpeakerDiarization(...)."""
+        return {name: getattr(self, name) for name in self.constructor_names()}
+
+    def instantiated(self) -> dict:
+        """pyannote's instantiated parameters (they act after the embeddings)."""
+        return {
+            "segmentation": {"min_duration_off": self.segmentation_min_duration_off},
+            "clustering": {"method": self.clustering_method, "threshold": self.clustering_threshold,
+                           "min_cluster_size": self.clustering_min_cluster_size},
+        }
+
+
+DEFAULTS = DiarizationSettings().flat()
+# Tunables that act after the embeddings: a tuning sweep changes them without a new embedding pass.
+RETUNABLE = tuple(name for name in DiarizationSettings.names() if name not in DiarizationSettings.constructor_names())
+
+
+def _unprefixed(tunables: dict) -> dict:
+    """resegmentation_window=… -> window=…, as Resegmentation names them."""
+    return {k.removeprefix("resegmentation_"): v for k, v in tunables.items() if k.startswith("resegmentation_")}
 
 
 class Diarizer:
@@ -86,35 +144,19 @@ class Diarizer:
     """
 
     def __init__(self, model_dir: str | os.PathLike | None = None, device: str = "cpu", **tunables):
-        unknown = sorted(set(tunables) - set(DEFAULTS))
-        if model_dir is None and unknown:
-            raise InputError(f"Unknown diarisation setting {', '.join(unknown)}; known are {', '.join(DEFAULTS)}.")
-        self._resegmentation = {key: tunables.pop(key, DEFAULTS[key]) for key in _RESEGMENTATION}
-        resegment.check(**_short(self._resegmentation))
         import torch
 
         if model_dir is None:
-            self._pipeline, self.models = _embedded_pipeline({**DEFAULTS, **tunables})
+            settings = DiarizationSettings.from_flat(tunables)
+            self._pipeline, self.models = _embedded_pipeline(settings)
+            self.resegmentation = settings.resegmentation
         else:
-            self._pipeline, self.models = _folder_pipeline(models.diarization_pipeline(model_dir), tunables)
+            self.resegmentation = Resegmentation(**_unprefixed(tunables))
+            others = {k: v for k, v in tunables.items() if not k.startswith("resegmentation_")}
+            self._pipeline, self.models = _folder_pipeline(models.diarization_pipeline(model_dir), others)
         self._pipeline.to(torch.device(device))
-        self.settings = {**_settings(self._pipeline), **self._resegmentation}
+        self.settings = {**_settings(self._pipeline), **{f"resegmentation_{k}": v for k, v in asdict(self.resegmentation).items()}}
         self._embedded = model_dir is None
-
-    def retune(self, **tunables) -> None:
-        """Change tunables that act after the embeddings (``RETUNABLE``: clustering, gap filling).
-
-        For tuning sweeps (scripts/evaluate.py): with ``reuse`` (see ``__call__``) a new
-        clustering threshold costs seconds instead of a new embedding pass. Embedded default only.
-        """
-        wrong = sorted(set(tunables) - set(RETUNABLE))
-        if wrong or not self._embedded:
-            raise InputError(f"Only {', '.join(RETUNABLE)} of the embedded pipeline can be retuned, not {', '.join(wrong) or 'a folder pipeline'}.")
-        resegmentation = {key: tunables.get(key, self._resegmentation[key]) for key in _RESEGMENTATION}
-        resegment.check(**_short(resegmentation))
-        _instantiate(self._pipeline, {**self.settings, **tunables})
-        self._resegmentation = resegmentation
-        self.settings = {**_settings(self._pipeline), **self._resegmentation}
 
     def __call__(
         self,
@@ -124,14 +166,8 @@ class Diarizer:
         min_speakers: int | None = None,
         max_speakers: int | None = None,
         progress: Callable[[str, int, int], None] | None = None,
-        reuse: dict | None = None,
     ) -> Diarization:
-        """Diarise 16 kHz mono float32 samples. ``progress(step, completed, total)`` is optional.
-
-        ``reuse``: an empty dict the caller keeps for this one recording. The segmentation and
-        embeddings computed on the first call are kept in it and reused by later calls with the
-        same dict and the same window hop (pyannote's own cache for tuning; see ``retune``).
-        """
+        """Diarise 16 kHz mono float32 samples. ``progress(step, completed, total)`` is optional."""
         import torch
 
         if audio.ndim != 1:
@@ -156,25 +192,15 @@ class Diarizer:
             # cluster and averages an empty set of embeddings on the way; the result is sound.
             warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
             warnings.filterwarnings("ignore", "invalid value encountered in divide", RuntimeWarning)
-            file = {"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "session"}
-            if reuse is None:
-                output = self._pipeline(file, hook=hook, **bounds)
-            else:  # pyannote caches segmentation and embeddings in the file while "training"
-                reuse.update(file)
-                self._pipeline.training = True
-                try:
-                    output = self._pipeline(reuse, hook=hook, **bounds)
-                finally:
-                    self._pipeline.training = False
+            output = self._apply({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "session"}, hook, bounds)
         turns, exclusive = _turns(output.speaker_diarization), _turns(output.exclusive_speaker_diarization)
         alike = ()
-        if self._resegmentation["resegmentation_window"]:
+        if self.resegmentation.window:
             turns, exclusive, alike = resegment.resegment(
-                turns, exclusive, audio, self._pipeline._embedding,
-                **_short(self._resegmentation),
+                turns, exclusive, audio, self._embed(),
+                **asdict(self.resegmentation),
                 batch_size=self._pipeline.embedding_batch_size,
                 progress=None if progress is None else lambda done, total: progress("resegmentation", done, total),
-                cache=reuse,
             )
         if num_speakers is None and min_speakers is None:
             rename = _fleeting_renamed(turns)
@@ -182,13 +208,16 @@ class Diarizer:
             alike = tuple((rename[a], rename[b], similar) for a, b, similar in alike if a in rename and b in rename)
         return Diarization(turns=turns, exclusive=exclusive, models=self.models, settings=settings, alike=alike)
 
+    def _apply(self, file: dict, hook, bounds: dict):
+        """pyannote's pipeline on one file (a seam for scripts/evaluate.py's cached tuning sweeps)."""
+        return self._pipeline(file, hook=hook, **bounds)
 
-def _short(resegmentation: dict) -> dict:
-    """resegmentation_window=… -> window=…, as resegment.py names them."""
-    return {key.removeprefix("resegmentation_"): value for key, value in resegmentation.items()}
+    def _embed(self) -> Callable:
+        """The speaker-embedding model resegmentation uses: (batch, 1, samples) -> (batch, dimension)."""
+        return self._pipeline._embedding
 
 
-def _embedded_pipeline(settings: dict):
+def _embedded_pipeline(settings: DiarizationSettings):
     from pyannote.audio import Model
     from pyannote.audio.pipelines import SpeakerDiarization
 
@@ -199,24 +228,10 @@ def _embedded_pipeline(settings: dict):
         segmentation=Model.from_pretrained(segmentation_info.path),
         embedding=CAMPPlusEmbedding.load(embedding_info.path),
         plda=_unused_plda(),
-        **{key: settings[key] for key in _CONSTRUCTOR},
+        **settings.constructor(),
     )
-    _instantiate(pipeline, settings)
+    pipeline.instantiate(settings.instantiated())
     return pipeline, (segmentation_info, embedding_info)
-
-
-def _instantiate(pipeline, settings: dict) -> None:
-    """Set the embedded pipeline's instantiated parameters (RETUNABLE) from DEFAULTS-style names."""
-    pipeline.instantiate(
-        {
-            "segmentation": {"min_duration_off": settings["segmentation_min_duration_off"]},
-            "clustering": {
-                "method": settings["clustering_method"],
-                "threshold": settings["clustering_threshold"],
-                "min_cluster_size": settings["clustering_min_cluster_size"],
-            },
-        }
-    )
 
 
 def _folder_pipeline(folder: models.PipelineFolder, tunables: dict):
@@ -233,7 +248,7 @@ def _folder_pipeline(folder: models.PipelineFolder, tunables: dict):
         params["plda"] = PLDA(*(os.path.join(params["plda"], name) for name in models.PLDA_FILES))
     else:
         params["plda"] = _unused_plda()
-    params.update({key: value for key, value in tunables.items() if key in _CONSTRUCTOR})
+    params.update({key: value for key, value in tunables.items() if key in DiarizationSettings.constructor_names()})
     try:
         pipeline = SpeakerDiarization(**params)
     except (TypeError, ValueError) as exc:
@@ -242,14 +257,14 @@ def _folder_pipeline(folder: models.PipelineFolder, tunables: dict):
     hyper = pipeline.default_parameters() if "params" not in folder.config else folder.config["params"]
     hyper = {block: dict(values) for block, values in hyper.items()}
     for key, value in tunables.items():
-        if key in _CONSTRUCTOR:
+        if key in DiarizationSettings.constructor_names():
             continue
         block, _, name = key.partition("_")
         if block not in hyper or name not in pipeline.parameters().get(block, {}):
             known = [f"{b}_{n}" for b, values in pipeline.parameters().items() for n in values]
             raise InputError(
                 f"The diarisation setting {key} does not apply to the pipeline in {folder.folder}; "
-                f"it has {', '.join([*_CONSTRUCTOR, *known])}."
+                f"it has {', '.join([*DiarizationSettings.constructor_names(), *known])}."
             )
         hyper[block][name] = value
     try:

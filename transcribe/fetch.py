@@ -1,6 +1,6 @@
 """Fetching models on a networked machine: the only code in transcribe that uses the network.
 
-``transcribe models fetch NAME`` (or ``scripts/fetch_models.py NAME``) downloads a model from the
+``transcribe models fetch NAME`` downloads a model from the
 Hugging Face hub into ``<models directory>/NAME/``: the CTranslate2 conversion its publisher
 maintains where there is one, else Transformers weights that are converted here with CTranslate2.
 Each folder gets a manifest (source repository and commit, licence, every file's size and sha256;

@@ -26,7 +26,6 @@ the one error a researcher's speaker map cannot undo, while a split is mended wi
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -163,14 +162,12 @@ def _owner(frames: np.ndarray, num_speakers: int) -> int:
 
 
 def resegment(turns, exclusive, audio: np.ndarray, embed: Callable, *, window: float, hop: float, min_change: float,
-              iterations: int, batch_size: int = 32, progress: Callable[[int, int], None] | None = None,
-              cache: dict | None = None):
+              iterations: int, batch_size: int = 32, progress: Callable[[int, int], None] | None = None):
     """Return (turns, exclusive, alike): the turns with one-voice speech relabelled (diarize.Turn
     tuples in and out) and the pairs of speakers who sound alike afterwards (see ``alike``).
 
     ``embed``: (batch, 1, samples) float32 tensor -> (batch, dimension) numpy array, e.g. a pyannote
-    pipeline's ``_embedding``. ``cache``: a dict kept for one recording; window embeddings stored
-    there are reused when the same windows come again (tuning sweeps).
+    pipeline's ``_embedding``.
     """
     speakers = sorted({t.speaker for t in exclusive})
     frames = int(np.ceil(len(audio) / SAMPLE_RATE * FRAMES_PER_SECOND))
@@ -185,7 +182,7 @@ def resegment(turns, exclusive, audio: np.ndarray, embed: Callable, *, window: f
                              round(BRIDGE_SECONDS * per_second), round(SHORTEST_SECONDS * per_second))
     if not windows:
         return turns, exclusive, ()
-    embeddings = _embeddings(audio, windows, embed, batch_size, progress, cache)
+    embeddings = _embeddings(audio, windows, embed, batch_size, progress)
     new = relabel(labels, windows, embeddings, len(speakers), round(min_change * per_second), iterations)
     similar = alike(new, windows, embeddings, speakers)
     if np.array_equal(new, labels):
@@ -214,13 +211,10 @@ def _frame(seconds: float) -> int:
     return int(round(seconds * FRAMES_PER_SECOND))
 
 
-def _embeddings(audio, windows, embed, batch_size, progress, cache) -> np.ndarray:
-    """One embedding per window, batched by window length; from ``cache`` when it has them."""
+def _embeddings(audio, windows, embed, batch_size, progress) -> np.ndarray:
+    """One embedding per window, batched by window length."""
     import torch
 
-    key = hashlib.sha256(np.asarray(windows, dtype=np.int64).tobytes()).hexdigest()
-    if cache is not None and key in cache.setdefault("resegmentation", {}):
-        return cache["resegmentation"][key]
     step = SAMPLE_RATE // FRAMES_PER_SECOND
     by_length: dict[int, list[int]] = {}
     for i, (start, end) in enumerate(windows):
@@ -242,6 +236,4 @@ def _embeddings(audio, windows, embed, batch_size, progress, cache) -> np.ndarra
         found[items] = vectors
         if progress:
             progress(done, len(batches))
-    if cache is not None:
-        cache["resegmentation"][key] = found
     return found
