@@ -41,11 +41,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
-PIECES = [FIXTURES / "voices_group.m4a", *(FIXTURES / f"no_group_part{i}.m4a" for i in (1, 2, 3)),
-          FIXTURES / "npsc" / "norwegian-medium-8s.mp3"]
+PIECES = [
+    FIXTURES / "voices_group.m4a",
+    *(FIXTURES / f"no_group_part{i}.m4a" for i in (1, 2, 3)),
+    FIXTURES / "npsc" / "norwegian-medium-8s.mp3",
+]
 RATE = 16000
-BASELINE_DIARIZATION = {"segmentation_step": 0.1, "segmentation_batch_size": 1, "embedding_batch_size": 1,
-                        "embedding_exclude_overlap": False, "resegmentation_window": 0}  # pyannote alone
+BASELINE_DIARIZATION = {
+    "segmentation_step": 0.1,
+    "segmentation_batch_size": 1,
+    "embedding_batch_size": 1,
+    "embedding_exclude_overlap": False,
+    "resegmentation_window": 0,
+}  # pyannote alone
 
 
 # -- measuring, inside one side's process ------------------------------------------------------------
@@ -111,20 +119,33 @@ def side_ours(args, audio: list[str]) -> dict:
         stages.enter(stage.split(":")[0])
 
     with tempfile.TemporaryDirectory() as folder:
-        options = RunOptions(informants=list(range(1, 8)), asr_model=args.asr_model, diarization_model=args.diarization_model,
-                             device=device, compute_type=args.compute_type, batch_size=args.batch_size)
+        options = RunOptions(
+            informants=list(range(1, 8)),
+            asr_model=args.asr_model,
+            diarization_model=args.diarization_model,
+            device=device,
+            compute_type=args.compute_type,
+            batch_size=args.batch_size,
+        )
         stages.enter("decode")
         started = time.perf_counter()
-        result = run(audio, Path(folder) / "bench", options, progress=progress, transcriber=transcriber, diarizer=diarizer)
+        result = run(
+            audio, Path(folder) / "bench", options, progress=progress, transcriber=transcriber, diarizer=diarizer
+        )
         wall = time.perf_counter() - started
         stages.enter("align+export")
     measured = stages.close()
     # The pipeline times its own stages; progress calls only mark where one ends for the memory sampler.
     speech = {stage: result.seconds[stage] for stage in ("decode", "diarize", "transcribe")}
     measured["seconds"].update(speech, **{"align+export": wall - sum(speech.values())})
-    return {**measured, "device": device, "settings": {"asr": transcriber.settings, "diarization": diarizer.settings},
-            "words": len(result.session.transcription.words), "speakers": len(result.session.diarization.speakers),
-            **_gpu_memory(device)}
+    return {
+        **measured,
+        "device": device,
+        "settings": {"asr": transcriber.settings, "diarization": diarizer.settings},
+        "words": len(result.session.transcription.words),
+        "speakers": len(result.session.diarization.speakers),
+        **_gpu_memory(device),
+    }
 
 
 def side_baseline(args, audio: list[str]) -> dict:
@@ -149,8 +170,14 @@ def side_baseline(args, audio: list[str]) -> dict:
     segments, _ = whisper.transcribe(samples, language="no", word_timestamps=True)
     words = sum(len(segment.words or ()) for segment in segments)
     measured = stages.close()
-    return {**measured, "device": device, "settings": {"diarization": diarizer.settings, "asr": "faster-whisper defaults"},
-            "words": words, "speakers": len(found.speakers), **_gpu_memory(device)}
+    return {
+        **measured,
+        "device": device,
+        "settings": {"diarization": diarizer.settings, "asr": "faster-whisper defaults"},
+        "words": words,
+        "speakers": len(found.speakers),
+        **_gpu_memory(device),
+    }
 
 
 def _gpu_memory(device: str) -> dict:
@@ -166,8 +193,24 @@ def _gpu_memory(device: str) -> dict:
 
 def make_session(folder: Path, minutes: float, voices: bool) -> list[Path]:
     if voices:
-        subprocess.run([sys.executable, str(REPO / "scripts" / "make_fixtures.py"), "--out", str(folder), "--kind", "voices",
-                        "--minutes", str(minutes), "--seed", "3", "--name", "bench"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "scripts" / "make_fixtures.py"),
+                "--out",
+                str(folder),
+                "--kind",
+                "voices",
+                "--minutes",
+                str(minutes),
+                "--seed",
+                "3",
+                "--name",
+                "bench",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return [folder / "bench.m4a"]
     import numpy as np
 
@@ -202,44 +245,70 @@ STAGES = ("load", "decode", "diarize", "transcribe", "align+export")
 def summarise(side: dict, seconds_of_audio: float) -> dict:
     work = sum(v for k, v in side["seconds"].items() if k != "load")
     total = work + side["seconds"].get("load", 0.0)
-    side["total"] = {"seconds": total, "rtf": total / seconds_of_audio, "seconds_without_load": work,
-                     "rtf_without_load": work / seconds_of_audio}
-    side["stages"] = {stage: {"seconds": round(side["seconds"][stage], 2), "rtf": round(side["seconds"][stage] / seconds_of_audio, 4),
-                              "peak_rss_mb": round(side["peak_rss"].get(stage, 0) / 1e6)}
-                      for stage in STAGES if stage in side["seconds"]}
+    side["total"] = {
+        "seconds": total,
+        "rtf": total / seconds_of_audio,
+        "seconds_without_load": work,
+        "rtf_without_load": work / seconds_of_audio,
+    }
+    side["stages"] = {
+        stage: {
+            "seconds": round(side["seconds"][stage], 2),
+            "rtf": round(side["seconds"][stage] / seconds_of_audio, 4),
+            "peak_rss_mb": round(side["peak_rss"].get(stage, 0) / 1e6),
+        }
+        for stage in STAGES
+        if stage in side["seconds"]
+    }
     return side
 
 
 def table(report: dict) -> str:
     ours, base = report["ours"], report["baseline"]
-    lines = [f"audio: {', '.join(report['audio']['files'])} ({report['audio']['seconds'] / 60:.1f} min); device {ours['device']}; "
-             f"{report['machine']}",
-             f"{'stage':<14}{'this pipeline':>30}{'baseline':>30}",
-             f"{'':<14}" + f"{'s':>10}{'RTF':>9}{'peak MB':>11}" * (2 if base else 1)]
+    lines = [
+        f"audio: {', '.join(report['audio']['files'])} ({report['audio']['seconds'] / 60:.1f} min); device {ours['device']}; "
+        f"{report['machine']}",
+        f"{'stage':<14}{'this pipeline':>30}{'baseline':>30}",
+        f"{'':<14}" + f"{'s':>10}{'RTF':>9}{'peak MB':>11}" * (2 if base else 1),
+    ]
     for stage in STAGES:
         row = f"{stage:<14}"
         for side in (ours, base) if base else (ours,):
             cell = side["stages"].get(stage)
-            row += f"{cell['seconds']:>10.1f}{cell['rtf']:>9.3f}{cell['peak_rss_mb']:>11}" if cell else f"{'-':>10}{'-':>9}{'-':>11}"
+            row += (
+                f"{cell['seconds']:>10.1f}{cell['rtf']:>9.3f}{cell['peak_rss_mb']:>11}"
+                if cell
+                else f"{'-':>10}{'-':>9}{'-':>11}"
+            )
         lines.append(row)
     row = f"{'total':<14}"
     for side in (ours, base) if base else (ours,):
-        row += f"{side['total']['seconds']:>10.1f}{side['total']['rtf']:>9.3f}{round(side['process_peak_rss'] / 1e6):>11}"
+        row += (
+            f"{side['total']['seconds']:>10.1f}{side['total']['rtf']:>9.3f}{round(side['process_peak_rss'] / 1e6):>11}"
+        )
     lines.append(row)
     for side, name in ((ours, "this pipeline"), (base, "baseline")):
         if side:
-            lines.append(f"{name}: {side['words']} words, {side['speakers']} speakers"
-                         + (f", torch GPU peak {side['torch_gpu_peak'] / 1e9:.1f} GB" if "torch_gpu_peak" in side else ""))
+            lines.append(
+                f"{name}: {side['words']} words, {side['speakers']} speakers"
+                + (f", torch GPU peak {side['torch_gpu_peak'] / 1e9:.1f} GB" if "torch_gpu_peak" in side else "")
+            )
     if base:
-        lines.append(f"speed-up: {report['speedup']:.2f}× ({report['speedup_without_load']:.2f}× without loading the models)")
+        lines.append(
+            f"speed-up: {report['speedup']:.2f}× ({report['speedup_without_load']:.2f}× without loading the models)"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("audio", nargs="*", type=Path, help="recordings of one session, in order (default: generate one)")
+    parser.add_argument(
+        "audio", nargs="*", type=Path, help="recordings of one session, in order (default: generate one)"
+    )
     parser.add_argument("--minutes", type=float, default=10, help="length of the generated session (default 10)")
-    parser.add_argument("--voices", action="store_true", help="generate a mixture of real voices with scripts/make_fixtures.py")
+    parser.add_argument(
+        "--voices", action="store_true", help="generate a mixture of real voices with scripts/make_fixtures.py"
+    )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--compute-type", default="auto")
     parser.add_argument("--batch-size", default="auto")
@@ -261,25 +330,36 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         audio = [p.resolve() for p in args.audio] or make_session(folder, args.minutes, args.voices)
         seconds = duration(audio)
-        passed = [f"--device={args.device}", f"--compute-type={args.compute_type}", f"--batch-size={args.batch_size}",
-                  *([f"--asr-model={args.asr_model}"] if args.asr_model else []),
-                  *([f"--diarization-model={args.diarization_model}"] if args.diarization_model else [])]
+        passed = [
+            f"--device={args.device}",
+            f"--compute-type={args.compute_type}",
+            f"--batch-size={args.batch_size}",
+            *([f"--asr-model={args.asr_model}"] if args.asr_model else []),
+            *([f"--diarization-model={args.diarization_model}"] if args.diarization_model else []),
+        ]
         sides = {}
         for side in ("ours",) if args.skip_baseline else ("ours", "baseline"):
             print(f"bench: running {side} on {seconds / 60:.1f} min of audio …", file=sys.stderr)
-            child = subprocess.run([sys.executable, __file__, f"--side={side}", *passed, *map(str, audio)],
-                                   stdout=subprocess.PIPE, text=True)
+            child = subprocess.run(
+                [sys.executable, __file__, f"--side={side}", *passed, *map(str, audio)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             if child.returncode != 0:
                 print(f"bench: the {side} run failed (exit {child.returncode})", file=sys.stderr)
                 return child.returncode
             sides[side] = summarise(json.loads(child.stdout.strip().splitlines()[-1]), seconds)
-    report = {"audio": {"files": [str(p) for p in audio], "seconds": seconds},
-              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
-              "ours": sides["ours"], "baseline": sides.get("baseline")}
+    report = {
+        "audio": {"files": [str(p) for p in audio], "seconds": seconds},
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
+        "ours": sides["ours"],
+        "baseline": sides.get("baseline"),
+    }
     if report["baseline"]:
         report["speedup"] = report["baseline"]["total"]["seconds"] / report["ours"]["total"]["seconds"]
-        report["speedup_without_load"] = (report["baseline"]["total"]["seconds_without_load"]
-                                          / report["ours"]["total"]["seconds_without_load"])
+        report["speedup_without_load"] = (
+            report["baseline"]["total"]["seconds_without_load"] / report["ours"]["total"]["seconds_without_load"]
+        )
     print(json.dumps(report, indent=1, default=str) if args.json else table(report))
     return 0
 

@@ -41,7 +41,9 @@ def status(key):
             return int(line.split()[1]) * 1024
 """
 
-MEASURE = STATUS + r"""
+MEASURE = (
+    STATUS
+    + r"""
 import json, sys, time
 from transcribe import audio
 
@@ -52,8 +54,11 @@ seconds = time.perf_counter() - started
 print(json.dumps({"baseline": before, "peak": status("VmHWM"), "after": status("VmRSS"),
                   "samples": session.audio.nbytes, "duration": session.duration, "seconds": seconds}))
 """
+)
 
-FEATURES = STATUS + r"""
+FEATURES = (
+    STATUS
+    + r"""
 import json, sys
 import numpy as np
 from faster_whisper.feature_extractor import FeatureExtractor
@@ -69,8 +74,11 @@ for first, last in parts:
     del features
 print(json.dumps({"baseline": before, "peak": status("VmHWM"), "windows": len(parts), "samples": samples.nbytes}))
 """
+)
 
-DIARIZE = STATUS + r"""
+DIARIZE = (
+    STATUS
+    + r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[2])
 from bench import make_session
@@ -87,6 +95,7 @@ result = diarizer(samples)
 print(json.dumps({"minutes": len(samples) / 16000 / 60, "before": before, "peak": status("VmHWM"),
                   "seconds": time.perf_counter() - started, "speakers": len({t.speaker for t in result.turns})}))
 """
+)
 
 
 def measure_diarization(lengths: list[float]) -> None:
@@ -94,24 +103,32 @@ def measure_diarization(lengths: list[float]) -> None:
     scripts = Path(__file__).resolve().parent
     for minutes in lengths:
         with tempfile.TemporaryDirectory() as scratch:
-            done = subprocess.run([sys.executable, "-c", DIARIZE, str(minutes), str(scripts), scratch], capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, "-c", DIARIZE, str(minutes), str(scripts), scratch], capture_output=True, text=True
+            )
         if done.returncode:
             sys.exit(f"Diarisation failed:\n{done.stderr}")
         r = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{r['minutes']:6.1f} min: peak {r['peak'] / mb:6.0f} MB (models and samples loaded: {r['before'] / mb:.0f} MB), "
-              f"{r['seconds']:.0f} s, {r['speakers']} speakers")
+        print(
+            f"{r['minutes']:6.1f} min: peak {r['peak'] / mb:6.0f} MB (models and samples loaded: {r['before'] / mb:.0f} MB), "
+            f"{r['seconds']:.0f} s, {r['speakers']} speakers"
+        )
 
 
 def measure_features(hours: float) -> None:
     mb = 1e6
-    print(f"faster-whisper features for {hours:g} h of speech (the samples themselves: {hours * 3600 * 16000 * 4 / mb:.0f} MB)")
+    print(
+        f"faster-whisper features for {hours:g} h of speech (the samples themselves: {hours * 3600 * 16000 * 4 / mb:.0f} MB)"
+    )
     for how in ("whole", "windows"):
         done = subprocess.run([sys.executable, "-c", FEATURES, str(hours), how], capture_output=True, text=True)
         if done.returncode:
             sys.exit(f"Feature extraction failed:\n{done.stderr}")
         result = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{how:<8} {result['windows']:3d} call(s): peak {result['peak'] / mb:6.0f} MB, "
-              f"{(result['peak'] - result['baseline']) / mb:6.0f} MB above the samples")
+        print(
+            f"{how:<8} {result['windows']:3d} call(s): peak {result['peak'] / mb:6.0f} MB, "
+            f"{(result['peak'] - result['baseline']) / mb:6.0f} MB above the samples"
+        )
 
 
 def make_recordings(folder: Path, hours: float, parts: int) -> list[Path]:
@@ -122,15 +139,50 @@ def make_recordings(folder: Path, hours: float, parts: int) -> list[Path]:
         # One piece per part (parts of a session differ; the tool refuses the same part twice), speech-like
         # enough for AAC to work at a realistic rate: a wandering tone plus a little noise.
         piece = folder / f"piece{index + 1}.m4a"
-        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                        f"aevalsrc=0.3*sin(2*PI*({200 + 20 * index}+80*sin(2*PI*0.3*t))*t)+0.02*(random(0)-0.5)"
-                        f":s=48000:d={min(PIECE_SECONDS, per_part)}",
-                        "-c:a", "aac", "-b:a", "32k", "-ac", "1", str(piece)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"aevalsrc=0.3*sin(2*PI*({200 + 20 * index}+80*sin(2*PI*0.3*t))*t)+0.02*(random(0)-0.5)"
+                f":s=48000:d={min(PIECE_SECONDS, per_part)}",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "32k",
+                "-ac",
+                "1",
+                str(piece),
+            ],
+            check=True,
+        )
         listing = folder / f"part{index + 1}.txt"
         listing.write_text(f"file '{piece}'\n" * max(1, round(per_part / PIECE_SECONDS)))
         out = folder / f"part{index + 1}.m4a"
-        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0",
-                        "-i", str(listing), "-c", "copy", str(out)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "concat",
+                "-safe",
+                "0",
+                "-i",
+                str(listing),
+                "-c",
+                "copy",
+                str(out),
+            ],
+            check=True,
+        )
         files.append(out)
     return files
 
@@ -149,7 +201,9 @@ def main() -> None:
     parser.add_argument("--files", nargs="+", type=Path, help="measure these recordings instead of generating")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep the files")
     parser.add_argument("--asr", action="store_true", help="measure Whisper's feature extraction instead of decoding")
-    parser.add_argument("--diarize", nargs="+", type=float, metavar="MINUTES", help="measure diarisation on sessions of these lengths")
+    parser.add_argument(
+        "--diarize", nargs="+", type=float, metavar="MINUTES", help="measure diarisation on sessions of these lengths"
+    )
     args = parser.parse_args()
     if args.asr:
         measure_features(args.hours)
@@ -170,8 +224,10 @@ def main() -> None:
     print(f"recording:  {result['duration'] / 3600:.2f} h in {len(files)} file(s)")
     print(f"samples:    {result['samples'] / mb:8.0f} MB  (16 kHz mono float32)")
     print(f"baseline:   {result['baseline'] / mb:8.0f} MB  (Python + numpy + PyAV)")
-    print(f"peak:       {result['peak'] / mb:8.0f} MB  → {extra / mb:.0f} MB for decoding, "
-          f"{extra / result['samples']:.2f} × the samples")
+    print(
+        f"peak:       {result['peak'] / mb:8.0f} MB  → {extra / mb:.0f} MB for decoding, "
+        f"{extra / result['samples']:.2f} × the samples"
+    )
     print(f"after:      {result['after'] / mb:8.0f} MB  (resident once decoded)")
     print(f"time:       {result['seconds']:8.1f} s")
 

@@ -107,8 +107,13 @@ def word_attribution(words: list[tuple[float, float, str]], reference: list[tupl
     mapping = best_mapping(pairs)
     right = sum(mapping.get(f) == t for f, t in pairs)
     return {
-        "words": len(words), "scored": len(pairs), "right": right, "overlap": overlap, "no_speech": silent,
-        "attribution": right / len(pairs) if pairs else None, "mapping": mapping,
+        "words": len(words),
+        "scored": len(pairs),
+        "right": right,
+        "overlap": overlap,
+        "no_speech": silent,
+        "attribution": right / len(pairs) if pairs else None,
+        "mapping": mapping,
     }
 
 
@@ -196,15 +201,28 @@ def shared_recordings(speech: Path) -> list[Recording]:
 
     diar = speech / "diar"
     sample = diar / "pyannote-sample"
-    found = [Recording("pyannote-sample", "sample", sample / "sample.wav", load_rttm(str(sample / "sample.rttm"))["sample"],
-                       text=stm_text(sample / "sample.stm")),
-             Recording("ami-seriously", "mixture", diar / "ami-seriously" / "mixture.wav",
-                       load_rttm(str(diar / "ami-seriously" / "mixture.rttm"))["mixture"])]
+    found = [
+        Recording(
+            "pyannote-sample",
+            "sample",
+            sample / "sample.wav",
+            load_rttm(str(sample / "sample.rttm"))["sample"],
+            text=stm_text(sample / "sample.stm"),
+        ),
+        Recording(
+            "ami-seriously",
+            "mixture",
+            diar / "ami-seriously" / "mixture.wav",
+            load_rttm(str(diar / "ami-seriously" / "mixture.rttm"))["mixture"],
+        ),
+    ]
     for subset in ("train", "development", "test"):
         references = load_rttm(str(diar / "ami-debug" / f"debug.{subset}.rttm"))
         uems = load_uem(str(diar / "ami-debug" / f"debug.{subset}.uem"))
         for uri in sorted(references):
-            found.append(Recording("ami-debug", uri, diar / "ami-debug" / f"{uri}.flac", references[uri], uems.get(uri)))
+            found.append(
+                Recording("ami-debug", uri, diar / "ami-debug" / f"{uri}.flac", references[uri], uems.get(uri))
+            )
     return found
 
 
@@ -273,8 +291,10 @@ def tuning_diarizer(**tunables):
         def retune(self, **changes) -> None:
             wrong = sorted(set(changes) - set(RETUNABLE))
             if wrong or not self._embedded:
-                raise InputError(f"Only {', '.join(RETUNABLE)} of the embedded pipeline can be retuned, "
-                                 f"not {', '.join(wrong) or 'a folder pipeline'}.")
+                raise InputError(
+                    f"Only {', '.join(RETUNABLE)} of the embedded pipeline can be retuned, "
+                    f"not {', '.join(wrong) or 'a folder pipeline'}."
+                )
             settings = DiarizationSettings.from_flat({**self.settings, **changes})
             self._pipeline.instantiate(settings.instantiated())
             self.resegmentation = Resegmentation(**_unprefixed(settings.flat()))
@@ -308,6 +328,7 @@ def tuning_diarizer(**tunables):
                 if key not in cache:
                     cache[key] = np.asarray(embed(batch))
                 return cache[key]
+
             return memoized
 
     return TuningDiarizer(**tunables)
@@ -318,11 +339,16 @@ def grid(args) -> list[tuple[dict, list[dict]]]:
     from transcribe.diarize import DEFAULTS, RETUNABLE
 
     axes = {
-        "segmentation_step": args.step, "embedding_exclude_overlap": args.exclude_overlap,
-        "clustering_method": args.method, "clustering_threshold": args.threshold,
-        "clustering_min_cluster_size": args.min_cluster_size, "segmentation_min_duration_off": args.min_duration_off,
-        "resegmentation_window": args.reseg_window, "resegmentation_hop": args.reseg_hop,
-        "resegmentation_min_change": args.reseg_min_change, "resegmentation_iterations": args.reseg_iterations,
+        "segmentation_step": args.step,
+        "embedding_exclude_overlap": args.exclude_overlap,
+        "clustering_method": args.method,
+        "clustering_threshold": args.threshold,
+        "clustering_min_cluster_size": args.min_cluster_size,
+        "segmentation_min_duration_off": args.min_duration_off,
+        "resegmentation_window": args.reseg_window,
+        "resegmentation_hop": args.reseg_hop,
+        "resegmentation_min_change": args.reseg_min_change,
+        "resegmentation_iterations": args.reseg_iterations,
     }
     axes = {key: values or [DEFAULTS[key]] for key, values in axes.items()}
     built = [key for key in axes if key not in RETUNABLE]
@@ -388,28 +414,45 @@ def percent(value) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 2)[2],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("dirs", nargs="*", type=Path, metavar="DIR", help="folders of recordings with ground truth")
     parser.add_argument("--shared", action="store_true", help="add pyannote's sample and the AMI sets from --speech")
-    parser.add_argument("--speech", type=Path, default=DEFAULT_SPEECH, help="shared speech folder (default: %(default)s)")
+    parser.add_argument(
+        "--speech", type=Path, default=DEFAULT_SPEECH, help="shared speech folder (default: %(default)s)"
+    )
     parser.add_argument("--json", type=Path, help="write every result (per set and per file) here")
-    parser.add_argument("--no-asr", action="store_true", help="diarisation only: no words, so no attribution and no WER")
+    parser.add_argument(
+        "--no-asr", action="store_true", help="diarisation only: no words, so no attribution and no WER"
+    )
     parser.add_argument("--asr-model", help="Whisper folder or name (default: the embedded base model)")
-    parser.add_argument("--asr-cache", type=Path, default=DEFAULT_ASR_CACHE, help="cache of ASR words (default: %(default)s)")
+    parser.add_argument(
+        "--asr-cache", type=Path, default=DEFAULT_ASR_CACHE, help="cache of ASR words (default: %(default)s)"
+    )
     parser.add_argument("--language", help="language of every recording (default: the sidecar's, else 'no')")
-    tune = parser.add_argument_group("diarisation tunables (several values: every combination; default: transcribe.diarize.DEFAULTS)")
+    tune = parser.add_argument_group(
+        "diarisation tunables (several values: every combination; default: transcribe.diarize.DEFAULTS)"
+    )
     tune.add_argument("--threshold", type=float, nargs="+", help="clustering_threshold")
     tune.add_argument("--step", type=float, nargs="+", help="segmentation_step (fraction of the 10 s window)")
     tune.add_argument("--min-cluster-size", type=int, nargs="+", help="clustering_min_cluster_size")
     tune.add_argument("--method", nargs="+", help="clustering_method")
     tune.add_argument("--min-duration-off", type=float, nargs="+", help="segmentation_min_duration_off")
-    tune.add_argument("--exclude-overlap", type=lambda v: v == "yes", nargs="+", metavar="yes|no", help="embedding_exclude_overlap")
-    tune.add_argument("--reseg-window", type=float, nargs="+", help="resegmentation_window (seconds; 0: no resegmentation)")
+    tune.add_argument(
+        "--exclude-overlap", type=lambda v: v == "yes", nargs="+", metavar="yes|no", help="embedding_exclude_overlap"
+    )
+    tune.add_argument(
+        "--reseg-window", type=float, nargs="+", help="resegmentation_window (seconds; 0: no resegmentation)"
+    )
     tune.add_argument("--reseg-hop", type=float, nargs="+", help="resegmentation_hop (seconds)")
     tune.add_argument("--reseg-min-change", type=float, nargs="+", help="resegmentation_min_change (seconds)")
     tune.add_argument("--reseg-iterations", type=int, nargs="+", help="resegmentation_iterations")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; use 1 on a shared machine)")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: torch's choice; use 1 on a shared machine)"
+    )
     parser.add_argument("--per-file", action="store_true", help="also print a row per recording")
     args = parser.parse_args(argv)
 
@@ -432,8 +475,11 @@ def main(argv: list[str] | None = None) -> int:
             rec.language = args.language
     total_minutes = sum(len(r.audio) for r in recordings) / 16000 / 60
     sets = list(dict.fromkeys(r.set for r in recordings))
-    print(f"{len(recordings)} recordings in {len(sets)} sets, {total_minutes:.1f} min of audio; torch threads "
-          f"{torch.get_num_threads()}; DER collar 0.25 s each side (pyannote collar={COLLAR})", file=sys.stderr)
+    print(
+        f"{len(recordings)} recordings in {len(sets)} sets, {total_minutes:.1f} min of audio; torch threads "
+        f"{torch.get_num_threads()}; DER collar 0.25 s each side (pyannote collar={COLLAR})",
+        file=sys.stderr,
+    )
 
     words = {}
     asr_seconds = 0.0
@@ -466,35 +512,82 @@ def main(argv: list[str] | None = None) -> int:
             cpu_all = sum(r["cpu_s"] for r in rows)
             full_cpu = cpu_all if full_cpu is None else full_cpu
             per_set = {name: summarise([r for r in rows if r["set"] == name]) for name in sets}
-            result = {"settings": settings, "changed": {**built, **later}, "cpu_s_per_audio_min": full_cpu / total_minutes,
-                      "cpu_s_this_run": cpu_all, "sets": per_set, "files": rows}
+            result = {
+                "settings": settings,
+                "changed": {**built, **later},
+                "cpu_s_per_audio_min": full_cpu / total_minutes,
+                "cpu_s_this_run": cpu_all,
+                "sets": per_set,
+                "files": rows,
+            }
             results.append(result)
-            print(json.dumps({"changed": result["changed"], "cpu_s_per_min": round(result["cpu_s_per_audio_min"], 2),
-                              **{n: round(s["der"], 4) for n, s in per_set.items()}}), file=sys.stderr)
+            print(
+                json.dumps(
+                    {
+                        "changed": result["changed"],
+                        "cpu_s_per_min": round(result["cpu_s_per_audio_min"], 2),
+                        **{n: round(s["der"], 4) for n, s in per_set.items()},
+                    }
+                ),
+                file=sys.stderr,
+            )
 
-    header = ["setting", "set", "files", "min", "DER (0.25)", "DER (0)", "speakers right", "mean |Δ speakers|",
-              "attribution", "WER", "diarise CPU s / audio min"]
+    header = [
+        "setting",
+        "set",
+        "files",
+        "min",
+        "DER (0.25)",
+        "DER (0)",
+        "speakers right",
+        "mean |Δ speakers|",
+        "attribution",
+        "WER",
+        "diarise CPU s / audio min",
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for result in results:
-        label = ", ".join(f"{k.split('_', 1)[1]}={v}" for k, v in result["changed"].items() if v != DEFAULTS[k]) or "defaults"
+        label = (
+            ", ".join(f"{k.split('_', 1)[1]}={v}" for k, v in result["changed"].items() if v != DEFAULTS[k])
+            or "defaults"
+        )
         for name, s in result["sets"].items():
-            cells = [label, name, str(s["files"]), f"{s['minutes']:.1f}", percent(s["der"]), percent(s["der_strict"]),
-                     f"{s['speakers_right']}/{s['files']}", f"{s['speaker_abs_error']:.2f}", percent(s.get("attribution")),
-                     percent(s.get("wer")), f"{result['cpu_s_per_audio_min']:.2f}"]
+            cells = [
+                label,
+                name,
+                str(s["files"]),
+                f"{s['minutes']:.1f}",
+                percent(s["der"]),
+                percent(s["der_strict"]),
+                f"{s['speakers_right']}/{s['files']}",
+                f"{s['speaker_abs_error']:.2f}",
+                percent(s.get("attribution")),
+                percent(s.get("wer")),
+                f"{result['cpu_s_per_audio_min']:.2f}",
+            ]
             print("| " + " | ".join(cells) + " |")
         if args.per_file:
             for r in result["files"]:
-                print(f"|   | {r['set']}/{r['uri']} | 1 | {r['minutes']:.1f} | {percent(r['der'])} | {percent(r['der_strict'])} | "
-                      f"{r['speakers']} of {r['true_speakers']} | {abs(r['speaker_error'])} | {percent(r.get('attribution'))} | "
-                      f"{percent(r.get('wer'))} | |")
+                print(
+                    f"|   | {r['set']}/{r['uri']} | 1 | {r['minutes']:.1f} | {percent(r['der'])} | {percent(r['der_strict'])} | "
+                    f"{r['speakers']} of {r['true_speakers']} | {abs(r['speaker_error'])} | {percent(r.get('attribution'))} | "
+                    f"{percent(r.get('wer'))} | |"
+                )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nDefaults: {json.dumps(DEFAULTS)}. Attribution excludes words in overlapped speech or outside "
-          f"reference speech. ASR CPU {asr_seconds:.0f} s (0 when cached). Peak RSS {rss:.0f} MB.")
+    print(
+        f"\nDefaults: {json.dumps(DEFAULTS)}. Attribution excludes words in overlapped speech or outside "
+        f"reference speech. ASR CPU {asr_seconds:.0f} s (0 when cached). Peak RSS {rss:.0f} MB."
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"audio_minutes": total_minutes, "asr_cpu_s": asr_seconds, "peak_rss_mb": rss,
-                                         "results": results}, indent=1, default=str))
+        args.json.write_text(
+            json.dumps(
+                {"audio_minutes": total_minutes, "asr_cpu_s": asr_seconds, "peak_rss_mb": rss, "results": results},
+                indent=1,
+                default=str,
+            )
+        )
     return 0
 
 

@@ -75,7 +75,7 @@ def cycles(graph: dict[str, dict[str, bool]]) -> list[list[str]]:
         path.append(name)
         for target in sorted(graph[name]):
             if state.get(target) == "open":
-                found.append(path[path.index(target):] + [target])
+                found.append(path[path.index(target) :] + [target])
             elif target not in state:
                 visit(target)
         path.pop()

@@ -29,6 +29,7 @@ real voices (LibriSpeech), 3-6 minutes and 6-8 speakers each, written as AAC mon
 speech regions found by an energy pass over each clean source piece before mixing (so pauses
 inside a read sentence are not counted as speech). See make_focus_mixture().
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,15 +46,17 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SPEECH = REPO_ROOT.parent / "shared" / "speech"
 
-WORK_SR = 16000          # everything is built at 16 kHz mono float32
-OUT_SR = 48000           # written like iPhone Voice Memos: AAC, 48 kHz, mono
-OUT_BITRATE = "32k"      # the committed fixtures (kept as they are)
-DEVSET_BITRATE = "64k"   # the evaluation set: iPhone Voice Memos' AAC mono is typically ~64 kbit/s
-AAC_BLOCK = 1024         # samples at WORK_SR = 3 AAC frames of 1024 samples at OUT_SR
-FRAME = 0.010            # analysis hop (s)
+WORK_SR = 16000  # everything is built at 16 kHz mono float32
+OUT_SR = 48000  # written like iPhone Voice Memos: AAC, 48 kHz, mono
+OUT_BITRATE = "32k"  # the committed fixtures (kept as they are)
+DEVSET_BITRATE = "64k"  # the evaluation set: iPhone Voice Memos' AAC mono is typically ~64 kbit/s
+AAC_BLOCK = 1024  # samples at WORK_SR = 3 AAC frames of 1024 samples at OUT_SR
+FRAME = 0.010  # analysis hop (s)
 
-ATTRIBUTION = ("Contains speech from LibriSpeech (c) 2014 by Vassil Panayotov, "
-               "licensed CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/).")
+ATTRIBUTION = (
+    "Contains speech from LibriSpeech (c) 2014 by Vassil Panayotov, "
+    "licensed CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)."
+)
 
 # --------------------------------------------------------------------------- tools
 
@@ -61,47 +64,98 @@ ATTRIBUTION = ("Contains speech from LibriSpeech (c) 2014 by Vassil Panayotov, "
 def need_tools(*names: str) -> None:
     missing = [n for n in names if shutil.which(n) is None]
     if missing:
-        sys.exit(f"make_fixtures: missing command-line tool(s): {', '.join(missing)} "
-                 f"(apt-get install ffmpeg sox espeak-ng)")
+        sys.exit(
+            f"make_fixtures: missing command-line tool(s): {', '.join(missing)} (apt-get install ffmpeg sox espeak-ng)"
+        )
 
 
 def run(cmd: list[str], data: bytes | None = None) -> bytes:
     p = subprocess.run(cmd, input=data, capture_output=True)
     if p.returncode != 0:
-        sys.exit(f"make_fixtures: command failed ({p.returncode}): {' '.join(cmd)}\n"
-                 f"{p.stderr.decode(errors='replace')[-2000:]}")
+        sys.exit(
+            f"make_fixtures: command failed ({p.returncode}): {' '.join(cmd)}\n"
+            f"{p.stderr.decode(errors='replace')[-2000:]}"
+        )
     return p.stdout
 
 
 def decode(path: Path, sr: int = WORK_SR) -> np.ndarray:
     """Any audio file -> mono float32 at `sr` (via ffmpeg)."""
-    raw = run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path),
-               "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"])
+    raw = run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"])
     return np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
 
 def probe(path: Path) -> dict:
-    out = run(["ffprobe", "-v", "error", "-print_format", "json",
-               "-show_format", "-show_streams", str(path)])
+    out = run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)])
     return json.loads(out)
 
 
 def write_m4a(x: np.ndarray, path: Path, bitrate: str = OUT_BITRATE) -> None:
     """float32 16 kHz mono -> AAC-LC .m4a, 48 kHz mono, `bitrate`, faststart, bit-exact."""
-    run(["ffmpeg", "-nostdin", "-v", "error", "-y",
-         "-f", "f32le", "-ar", str(WORK_SR), "-ac", "1", "-i", "-",
-         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-         "-af", f"aresample={OUT_SR}:resampler=soxr",
-         "-c:a", "aac", "-b:a", bitrate, "-ar", str(OUT_SR), "-ac", "1",
-         "-movflags", "+faststart", str(path)],
-        data=np.ascontiguousarray(x, dtype="<f4").tobytes())
+    run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "f32le",
+            "-ar",
+            str(WORK_SR),
+            "-ac",
+            "1",
+            "-i",
+            "-",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            "-af",
+            f"aresample={OUT_SR}:resampler=soxr",
+            "-c:a",
+            "aac",
+            "-b:a",
+            bitrate,
+            "-ar",
+            str(OUT_SR),
+            "-ac",
+            "1",
+            "-movflags",
+            "+faststart",
+            str(path),
+        ],
+        data=np.ascontiguousarray(x, dtype="<f4").tobytes(),
+    )
 
 
 def sox_reverb(x: np.ndarray, reverberance: int, room_scale: int, wet_db: float) -> np.ndarray:
-    raw = run(["sox", "-D", "-t", "f32", "-r", str(WORK_SR), "-c", "1", "-",
-               "-t", "f32", "-", "reverb", str(reverberance), "50", str(room_scale),
-               "100", "5", str(wet_db)],
-              data=np.ascontiguousarray(x, dtype="<f4").tobytes())
+    raw = run(
+        [
+            "sox",
+            "-D",
+            "-t",
+            "f32",
+            "-r",
+            str(WORK_SR),
+            "-c",
+            "1",
+            "-",
+            "-t",
+            "f32",
+            "-",
+            "reverb",
+            str(reverberance),
+            "50",
+            str(room_scale),
+            "100",
+            "5",
+            str(wet_db),
+        ],
+        data=np.ascontiguousarray(x, dtype="<f4").tobytes(),
+    )
     y = np.frombuffer(raw, dtype="<f4").astype(np.float32)
     return y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))
 
@@ -114,7 +168,7 @@ def frame_db(x: np.ndarray, sr: int = WORK_SR, hop: float = FRAME, win: float = 
     h, w = int(hop * sr), int(win * sr)
     n = max(1, len(x) // h)
     pad = np.pad(x.astype(np.float64), (w // 2, w))
-    c = np.concatenate([[0.0], np.cumsum(pad ** 2)])
+    c = np.concatenate([[0.0], np.cumsum(pad**2)])
     idx = np.arange(n) * h
     e = (c[idx + w] - c[idx]) / w
     return 10 * np.log10(e + 1e-12)
@@ -150,18 +204,17 @@ def room_noise(n: int, rng: np.random.Generator, level_db: float) -> np.ndarray:
     spec = np.fft.rfft(white)
     f = np.fft.rfftfreq(len(white), 1 / WORK_SR)
     f[0] = f[1]
-    shape = 1 / np.sqrt(f)                                  # pink
-    shape *= 1 + 2.0 * np.exp(-((f - 100) / 60) ** 2)       # ventilation-like rumble
-    shape *= 1 / (1 + (f / 6000) ** 4)                      # soft top
+    shape = 1 / np.sqrt(f)  # pink
+    shape *= 1 + 2.0 * np.exp(-(((f - 100) / 60) ** 2))  # ventilation-like rumble
+    shape *= 1 / (1 + (f / 6000) ** 4)  # soft top
     y = np.fft.irfft(spec * shape, len(white))[:n]
-    y *= 10 ** (level_db / 20) / (np.sqrt(np.mean(y ** 2)) + 1e-12)
+    y *= 10 ** (level_db / 20) / (np.sqrt(np.mean(y**2)) + 1e-12)
     return y.astype(np.float32)
 
 
-def normalise(x: np.ndarray, speech: list[tuple[float, float]], target_db: float,
-              peak_db: float = -1.0) -> np.ndarray:
+def normalise(x: np.ndarray, speech: list[tuple[float, float]], target_db: float, peak_db: float = -1.0) -> np.ndarray:
     """Scale so speech regions have `target_db` dBFS RMS; then keep peaks under `peak_db`."""
-    seg = np.concatenate([x[int(s * WORK_SR): int(e * WORK_SR)] for s, e in speech]) if speech else x
+    seg = np.concatenate([x[int(s * WORK_SR) : int(e * WORK_SR)] for s, e in speech]) if speech else x
     g = 10 ** ((target_db - rms_db(seg)) / 20)
     y = x * g
     peak = float(np.max(np.abs(y))) + 1e-12
@@ -181,10 +234,10 @@ def lag_ms(ref: np.ndarray, dec: np.ndarray, max_lag: float = 0.05) -> float:
     k = int(np.argmax(np.convolve(db, np.ones(400), "valid")))
     m = int(max_lag * WORK_SR)
     a = max(m, min(int(k * FRAME * WORK_SR), n - w - m))
-    r = ref[a: a + w].astype(np.float64)
+    r = ref[a : a + w].astype(np.float64)
     best, arg = -np.inf, 0
     for lag in range(-m, m + 1):
-        d = dec[a + lag: a + lag + w].astype(np.float64)
+        d = dec[a + lag : a + lag + w].astype(np.float64)
         c = float(np.dot(r, d))
         if c > best:
             best, arg = c, lag
@@ -215,9 +268,16 @@ def split_points(turns: list[dict], total: float, n_parts: int) -> list[float]:
     return cuts
 
 
-def write_fixture(out: Path, name: str, x: np.ndarray, turns: list[dict], n_parts: int,
-                  meta: dict, speech: list[tuple[str, float, float]] | None = None,
-                  bitrate: str = OUT_BITRATE) -> dict:
+def write_fixture(
+    out: Path,
+    name: str,
+    x: np.ndarray,
+    turns: list[dict],
+    n_parts: int,
+    meta: dict,
+    speech: list[tuple[str, float, float]] | None = None,
+    bitrate: str = OUT_BITRATE,
+) -> dict:
     """Write parts (.m4a), <name>.rttm and <name>.json. Turn times in `turns` are on the
     un-split timeline of `x`; the written times use the decoded part durations. With `speech`
     ((speaker, start, end) regions of actual speech, on the same timeline) the RTTM holds those
@@ -231,12 +291,10 @@ def write_fixture(out: Path, name: str, x: np.ndarray, turns: list[dict], n_part
         x = np.pad(x, (0, max(0, n - len(x))))
     x = x[:n]
     total = n / WORK_SR
-    cuts = [round(c * WORK_SR / AAC_BLOCK) * AAC_BLOCK / WORK_SR
-            for c in split_points(turns, total, n_parts)]
+    cuts = [round(c * WORK_SR / AAC_BLOCK) * AAC_BLOCK / WORK_SR for c in split_points(turns, total, n_parts)]
     bounds = [0.0] + cuts + [total]
     parts, offset = [], 0.0
-    files = ([f"{name}.m4a"] if n_parts <= 1
-             else [f"{name}_part{k + 1}.m4a" for k in range(n_parts)])
+    files = [f"{name}.m4a"] if n_parts <= 1 else [f"{name}_part{k + 1}.m4a" for k in range(n_parts)]
     for k, fname in enumerate(files):
         a, b = int(round(bounds[k] * WORK_SR)), int(round(bounds[k + 1] * WORK_SR))
         seg = x[a:b]
@@ -247,14 +305,20 @@ def write_fixture(out: Path, name: str, x: np.ndarray, turns: list[dict], n_part
         dec16 = decode(path, WORK_SR)
         lag = lag_ms(seg, dec16)
         if abs(lag) > 1.0:
-            print(f"  warning: {fname} decodes {lag:+.1f} ms shifted against its source",
-                  file=sys.stderr)
+            print(f"  warning: {fname} decodes {lag:+.1f} ms shifted against its source", file=sys.stderr)
         info = probe(path)
-        parts.append({"file": fname, "offset": round(offset, 6), "duration": round(dur, 6),
-                      "source_start": round(bounds[k], 6), "samples_48k": len(dec48),
-                      "encoded_duration": float(info["format"]["duration"]),
-                      "bytes": path.stat().st_size,
-                      "_lag_ms": lag})
+        parts.append(
+            {
+                "file": fname,
+                "offset": round(offset, 6),
+                "duration": round(dur, 6),
+                "source_start": round(bounds[k], 6),
+                "samples_48k": len(dec48),
+                "encoded_duration": float(info["format"]["duration"]),
+                "bytes": path.stat().st_size,
+                "_lag_ms": lag,
+            }
+        )
         offset += dur
     out_turns = []
     for t in sorted(turns, key=lambda t: (t["start"], t["end"])):
@@ -275,15 +339,17 @@ def write_fixture(out: Path, name: str, x: np.ndarray, turns: list[dict], n_part
     for p in parts:
         p.pop("_lag_ms")
     doc = dict(meta)
-    doc.update({
-        "name": name,
-        "duration": round(offset, 6),
-        "sample_rate": OUT_SR,
-        "codec": "aac",
-        "bitrate": bitrate,
-        "parts": parts,
-        "turns": out_turns,
-    })
+    doc.update(
+        {
+            "name": name,
+            "duration": round(offset, 6),
+            "sample_rate": OUT_SR,
+            "codec": "aac",
+            "bitrate": bitrate,
+            "parts": parts,
+            "turns": out_turns,
+        }
+    )
     if speech is not None:
         doc["rttm"] = "speech regions (pauses inside a turn excluded)"
         doc["speech"] = out_speech
@@ -301,11 +367,12 @@ def summarise(doc: dict) -> None:
     counts: dict[str, list[float]] = {}
     for t in doc["turns"]:
         counts.setdefault(t["speaker"], []).append(t["end"] - t["start"])
-    print(f"{doc['name']}: {doc['duration']:.2f} s in {len(doc['parts'])} part(s), "
-          f"{len(doc['turns'])} turns, {len(counts)} speakers")
+    print(
+        f"{doc['name']}: {doc['duration']:.2f} s in {len(doc['parts'])} part(s), "
+        f"{len(doc['turns'])} turns, {len(counts)} speakers"
+    )
     for p in doc["parts"]:
-        print(f"  {p['file']}: offset {p['offset']:.3f} s, duration {p['duration']:.3f} s, "
-              f"{p['bytes']} bytes")
+        print(f"  {p['file']}: offset {p['offset']:.3f} s, duration {p['duration']:.3f} s, {p['bytes']} bytes")
     for s, d in counts.items():
         print(f"  {s:>9}: {len(d):2d} turns, {sum(d):6.2f} s")
 
@@ -318,15 +385,17 @@ NO_SCRIPT: list[tuple[str, str]] = [
     ("I1", "For meg betyr selvhjelp å ta ansvar for mitt eget liv. Gruppa hjelper meg med det."),
     ("I2", "Det handler om å dele erfaringer med andre som har opplevd det samme."),
     ("M", "Hvor ofte møtes dere i gruppa?"),
-    ("I3", "Vi møtes hver tirsdag. Av og til møtes vi utenom gruppa også, "
-           "men da snakker vi ikke om det som er taushetsbelagt."),
+    (
+        "I3",
+        "Vi møtes hver tirsdag. Av og til møtes vi utenom gruppa også, "
+        "men da snakker vi ikke om det som er taushetsbelagt.",
+    ),
     ("I1", "Vi skiller mellom gruppemøte og privatmøte."),
     ("M", "Hvordan var det å komme til gruppa første gang?"),
     ("I2", "Det var skummelt. Men de andre tok godt imot meg."),
     ("I3", "Jeg kjente meg igjen i historiene deres. Da forsto jeg at jeg ikke var alene."),
     ("M", "Hvilke erfaringer tar dere med dere i hverdagen?"),
-    ("I1", "Jeg har lært å si fra når noe er vanskelig. "
-           "Jeg har sagt til mannen min: Gruppa mi får du aldri."),
+    ("I1", "Jeg har lært å si fra når noe er vanskelig. Jeg har sagt til mannen min: Gruppa mi får du aldri."),
     ("I2", "Jeg har fått mer tro på meg selv."),
     ("M", "Er det noe dere savner i gruppa?"),
     ("I3", "Kanskje litt mer struktur. Men stort sett fungerer det bra."),
@@ -347,7 +416,7 @@ def espeak(text: str, voice: str, pitch: int, speed: int, tmp: Path) -> np.ndarr
     run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "-w", str(wav), text])
     y = decode(wav)
     a, b = speech_bounds(y, rel_db=45)
-    y = y[int(a * WORK_SR): int(b * WORK_SR)]
+    y = y[int(a * WORK_SR) : int(b * WORK_SR)]
     return fade(y, 0.005)
 
 
@@ -368,7 +437,7 @@ def make_no_group(out: Path, seed: int, name: str = "no_group", n_parts: int = 3
     total = turns[-1]["end"] + float(rng.uniform(0.6, 1.0))
     x = np.zeros(int(round(total * WORK_SR)) + 1, dtype=np.float32)
     for a, y in pieces:
-        x[a: a + len(y)] += y
+        x[a : a + len(y)] += y
     # quiet room: speech at -20 dBFS RMS, noise 38 dB below, a touch of early reflections
     x = sox_reverb(x, reverberance=10, room_scale=20, wet_db=-10) if shutil.which("sox") else x
     x = normalise(x, [(tt["start"], tt["end"]) for tt in turns], -20.0)
@@ -380,12 +449,13 @@ def make_no_group(out: Path, seed: int, name: str = "no_group", n_parts: int = 3
         "language": "no",
         "synthetic": True,
         "description": "Norwegian (Bokmål) focus group about self-help groups, spoken by "
-                       "espeak-ng voices; quiet room noise; recorded 'in three parts'.",
+        "espeak-ng voices; quiet room noise; recorded 'in three parts'.",
         "seed": seed,
         "moderator": "M",
-        "speakers": {s: {"role": "moderator" if s == "M" else "informant",
-                         "espeak_voice": v, "pitch": p, "speed": sp}
-                     for s, (v, p, sp) in NO_VOICES.items()},
+        "speakers": {
+            s: {"role": "moderator" if s == "M" else "informant", "espeak_voice": v, "pitch": p, "speed": sp}
+            for s, (v, p, sp) in NO_VOICES.items()
+        },
         "tools": tool_versions(),
     }
     return write_fixture(out, name, x, turns, n_parts, meta)
@@ -398,8 +468,7 @@ def read_speakers(speech: Path) -> list[dict]:
     lib = speech / "spk" / "librispeech"
     tsv = lib / "speakers.tsv"
     if not tsv.is_file():
-        sys.exit(f"make_fixtures: speaker bank not found: {tsv} "
-                 f"(use --speech DIR or TRANSCRIBE_SPEECH_DIR)")
+        sys.exit(f"make_fixtures: speaker bank not found: {tsv} (use --speech DIR or TRANSCRIBE_SPEECH_DIR)")
     rows = []
     with open(tsv, encoding="utf-8") as f:
         head = f.readline().rstrip("\n").split("\t")
@@ -408,8 +477,9 @@ def read_speakers(speech: Path) -> list[dict]:
                 rows.append(dict(zip(head, line.rstrip("\n").split("\t"))))
     by_spk: dict[str, dict] = {}
     for r in rows:
-        s = by_spk.setdefault(r["speaker"], {"speaker": r["speaker"], "gender": r["gender"],
-                                             "subset": r["subset"], "files": []})
+        s = by_spk.setdefault(
+            r["speaker"], {"speaker": r["speaker"], "gender": r["gender"], "subset": r["subset"], "files": []}
+        )
         s["files"].append(r["file"])
     for s in by_spk.values():
         s["files"].sort()
@@ -439,7 +509,7 @@ class Bank:
         db = frame_db(y)
         low = db < np.percentile(db, 95) - 28
         cuts, i = [], 0
-        while i < len(low):                   # centres of low-energy runs >= 60 ms
+        while i < len(low):  # centres of low-energy runs >= 60 ms
             if low[i]:
                 j = i
                 while j < len(low) and low[j]:
@@ -463,7 +533,7 @@ class Bank:
             self.order = list(self.rng.permutation(len(self.utts)))
         ut = self.cur
         self.pos = ut["a"]
-        if self.reused:                       # start at another pause this time round
+        if self.reused:  # start at another pause this time round
             early = [c for c in ut["cuts"] if ut["a"] < c < min(ut["a"] + 3.0, ut["b"] - 3.0)]
             if early:
                 self.pos = float(self.rng.choice([ut["a"]] + early))
@@ -478,7 +548,7 @@ class Bank:
             ends = [c for c in ut["cuts"] if start + lo <= c <= start + hi]
             if ends:
                 end = min(ends, key=lambda c: abs(c - (start + want)))
-            else:                              # no pause in range: quietest frame near target
+            else:  # no pause in range: quietest frame near target
                 w0 = max(start + lo, start + want - 1.0)
                 w1 = min(ut["b"], start + want + 1.0, start + hi)
                 if w1 <= w0:
@@ -486,13 +556,18 @@ class Bank:
                 else:
                     f0, f1 = int(w0 / FRAME), max(int(w0 / FRAME) + 1, int(w1 / FRAME))
                     end = (f0 + int(np.argmin(ut["db"][f0:f1]))) * FRAME
-            if ut["b"] - end < 2.0 and ut["b"] - start <= hi:   # don't leave a scrap behind
+            if ut["b"] - end < 2.0 and ut["b"] - start <= hi:  # don't leave a scrap behind
                 end = ut["b"]
-            y = ut["y"][int(start * WORK_SR): int(end * WORK_SR)]
+            y = ut["y"][int(start * WORK_SR) : int(end * WORK_SR)]
             a, b = speech_bounds(y)
-            y = fade(y[int(a * WORK_SR): int(b * WORK_SR)])
-            piece = {"y": y, "file": ut["file"], "src_start": round(start + a, 3),
-                     "src_end": round(start + b, 3), "reused": self.reused}
+            y = fade(y[int(a * WORK_SR) : int(b * WORK_SR)])
+            piece = {
+                "y": y,
+                "file": ut["file"],
+                "src_start": round(start + a, 3),
+                "src_end": round(start + b, 3),
+                "reused": self.reused,
+            }
             self.pos = end
             if ut["b"] - self.pos < 2.0:
                 self._next_utt()
@@ -500,8 +575,7 @@ class Bank:
         sys.exit(f"make_fixtures: speaker {self.spk['speaker']} has no usable audio")
 
 
-def plan_voices(rng: np.random.Generator, n_inf: int, n_inf_turns: int,
-                short: bool) -> list[dict]:
+def plan_voices(rng: np.random.Generator, n_inf: int, n_inf_turns: int, short: bool) -> list[dict]:
     """Turn plan: [{"who": "M" | informant index, "want": s, "overlap": s}]. Informant 0 is
     the dominant one (about a third of the informant turns), informant n_inf-1 the quiet one
     (one short turn); the others get uneven shares, at least one turn each (two in long
@@ -521,7 +595,7 @@ def plan_voices(rng: np.random.Generator, n_inf: int, n_inf_turns: int,
     n_dom = max(n_dom, int(reg.max()) + 2)
     bag = [0] * n_dom + [k + 1 for k in range(n_reg) for _ in range(int(reg[k]))]
     order = [int(i) for i in rng.permutation(bag)]
-    for _ in range(len(order) * 4):          # avoid the same informant twice in a row
+    for _ in range(len(order) * 4):  # avoid the same informant twice in a row
         clash = [i for i in range(1, len(order)) if order[i] == order[i - 1]]
         if not clash:
             break
@@ -542,10 +616,15 @@ def plan_voices(rng: np.random.Generator, n_inf: int, n_inf_turns: int,
         seq.append("M")
     plan = []
     for who in seq:
-        want = (float(rng.uniform(2.0, 3.5)) if who == "M"
-                else float(rng.uniform(2.0, 2.8)) if who == quiet
-                else float(rng.uniform(3.5, 6.5)) if who == 0
-                else float(rng.uniform(2.5, 5.0)))
+        want = (
+            float(rng.uniform(2.0, 3.5))
+            if who == "M"
+            else float(rng.uniform(2.0, 2.8))
+            if who == quiet
+            else float(rng.uniform(3.5, 6.5))
+            if who == 0
+            else float(rng.uniform(2.5, 5.0))
+        )
         plan.append({"who": who, "want": want, "overlap": 0.0})
     # a few short overlaps at turn changes (never around the quiet turn)
     changes = [i for i in range(1, len(plan)) if quiet not in (plan[i]["who"], plan[i - 1]["who"])]
@@ -555,8 +634,7 @@ def plan_voices(rng: np.random.Generator, n_inf: int, n_inf_turns: int,
     return plan
 
 
-def realise(plan: list[dict], banks: dict, n_inf: int,
-            rng: np.random.Generator) -> tuple[list[dict], list[dict], bool]:
+def realise(plan: list[dict], banks: dict, n_inf: int, rng: np.random.Generator) -> tuple[list[dict], list[dict], bool]:
     """Cut the audio for `plan` and lay it on a timeline. Returns (pieces, turns, ok); ok is
     False when the dominant/quiet informant did not end up the most/least talkative."""
     quiet = n_inf - 1
@@ -564,33 +642,40 @@ def realise(plan: list[dict], banks: dict, n_inf: int,
     prev_end = float(rng.uniform(0.4, 0.9))
     for p in plan:
         who = p["who"]
-        lo, hi = ((2.0, 4.5) if who == "M" else (1.5, 2.8) if who == quiet else (3.0, 8.0))
+        lo, hi = (2.0, 4.5) if who == "M" else (1.5, 2.8) if who == quiet else (3.0, 8.0)
         pc = banks[who].take(p["want"], lo, hi)
         dur = len(pc["y"]) / WORK_SR
         if not turns:
             start = prev_end
         elif p["overlap"]:
-            start = prev_end - min(p["overlap"], 0.4 * dur,
-                                   0.4 * (turns[-1]["end"] - turns[-1]["start"]))
+            start = prev_end - min(p["overlap"], 0.4 * dur, 0.4 * (turns[-1]["end"] - turns[-1]["start"]))
         else:
             start = prev_end + float(rng.uniform(0.2, 1.0))
         start = round(start, 3)
         end = round(start + dur, 3)
         pieces.append((int(round(start * WORK_SR)), pc["y"]))
-        turns.append({"who": who, "start": start, "end": end, "source": pc["file"],
-                      "source_start": pc["src_start"], "source_end": pc["src_end"],
-                      "reused": pc["reused"]})
+        turns.append(
+            {
+                "who": who,
+                "start": start,
+                "end": end,
+                "source": pc["file"],
+                "source_start": pc["src_start"],
+                "source_end": pc["src_end"],
+                "reused": pc["reused"],
+            }
+        )
         prev_end = max(prev_end, end)
     talk = [sum(t["end"] - t["start"] for t in turns if t["who"] == k) for k in range(n_inf)]
     counts = [sum(1 for t in turns if t["who"] == k) for k in range(n_inf)]
     singles = sum(1 for c in counts[1:quiet] if c < 2)
-    ok = (talk[quiet] == min(talk) and talk[0] >= 1.3 * max(talk[1:])
-          and singles <= (n_inf - 2) // 2)
+    ok = talk[quiet] == min(talk) and talk[0] >= 1.3 * max(talk[1:]) and singles <= (n_inf - 2) // 2
     return pieces, turns, ok
 
 
-def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
-                      n_speakers: int | None, n_parts: int, name: str | None) -> dict:
+def make_voices_group(
+    out: Path, speech: Path, seed: int, minutes: float | None, n_speakers: int | None, n_parts: int, name: str | None
+) -> dict:
     need_tools("ffmpeg", "ffprobe", "sox")
     lib = speech / "spk" / "librispeech"
     bank = read_speakers(speech)
@@ -600,28 +685,28 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
         n_speakers = 7 if minutes is None else int(rng.integers(6, 9))
     if not 3 <= n_speakers <= len(bank):
         sys.exit(f"make_fixtures: --speakers must be 3..{len(bank)}")
-    name = name or ("voices_group" if minutes is None
-                    else f"voices_{minutes:g}min_{n_speakers}spk_seed{seed}")
+    name = name or ("voices_group" if minutes is None else f"voices_{minutes:g}min_{n_speakers}spk_seed{seed}")
     # The moderator and the dominant informant come from speakers with several utterances;
     # for long mixtures the other talkative informants do too (the bank is small: ~40 s each).
     rich = [s for s in bank if len(s["files"]) >= 3]
     idx = rng.permutation(len(rich))
     mod, dom = rich[idx[0]], rich[idx[1]]
     n_regular = n_speakers - 3
-    pool = [s for s in (rich if target >= 150 and len(rich) - 2 >= n_regular else bank)
-            if s is not mod and s is not dom]
-    for _ in range(1000):                     # mixed genders
+    pool = [
+        s for s in (rich if target >= 150 and len(rich) - 2 >= n_regular else bank) if s is not mod and s is not dom
+    ]
+    for _ in range(1000):  # mixed genders
         regular = [pool[i] for i in rng.choice(len(pool), n_regular, replace=False)]
         left = [s for s in bank if all(s is not c for c in [mod, dom] + regular)]
         quiet = left[int(rng.integers(len(left)))]
         g = [s["gender"] for s in [mod, dom, quiet] + regular]
         if min(g.count("F"), g.count("M")) >= max(1, n_speakers // 3):
             break
-    informants = [dom] + regular + [quiet]   # index 0 dominant, last one quiet
+    informants = [dom] + regular + [quiet]  # index 0 dominant, last one quiet
     spk_of: dict = {"M": mod}
     spk_of.update(dict(enumerate(informants)))
     labels = {k: f"spk{s['speaker']}" for k, s in spk_of.items()}
-    gain_db = {k: float(rng.uniform(-4.0, 1.0)) for k in spk_of}   # distance from the phone
+    gain_db = {k: float(rng.uniform(-4.0, 1.0)) for k in spk_of}  # distance from the phone
     gain_db["M"] = float(rng.uniform(-1.0, 1.0))
     # Find the number of informant turns that gives about `target` seconds.
     cache: dict = {}
@@ -629,8 +714,7 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
     tol = 7.0 if short else 0.03 * target
     n0 = max(len(informants) + 2, int(round(target / 6.5)))
     got = None
-    for n_inf_turns in sorted(range(max(len(informants) + 1, n0 - 4), n0 + 5),
-                              key=lambda n: (abs(n - n0), -n)):
+    for n_inf_turns in sorted(range(max(len(informants) + 1, n0 - 4), n0 + 5), key=lambda n: (abs(n - n0), -n)):
         for attempt in range(40):
             prng = np.random.default_rng([seed, 3, n_inf_turns, attempt])
             plan = plan_voices(prng, len(informants), n_inf_turns, short)
@@ -642,14 +726,13 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
         if got:
             break
     if got is None:
-        sys.exit("make_fixtures: could not make a mixture that meets the constraints; "
-                 "try another seed")
+        sys.exit("make_fixtures: could not make a mixture that meets the constraints; try another seed")
     pieces, turns = got
     total = max(t["end"] for t in turns) + float(rng.uniform(0.6, 1.0))
     x = np.zeros(int(round(total * WORK_SR)) + 1, dtype=np.float32)
     for (a, y), t in zip(pieces, turns):
         y = y * 10 ** ((-20 - rms_db(y) + gain_db[t["who"]]) / 20)
-        x[a: a + len(y)] += y
+        x[a : a + len(y)] += y
     x = sox_reverb(x, reverberance=30, room_scale=40, wet_db=-8)
     x = normalise(x, [(tt["start"], tt["end"]) for tt in turns], -20.0)
     x += room_noise(len(x), rng, -52.0)
@@ -657,12 +740,23 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
 
     speakers = {}
     for k, s in spk_of.items():
-        role = ("moderator" if k == "M" else "dominant informant" if k == 0
-                else "quiet informant" if k == len(informants) - 1 else "informant")
-        speakers[labels[k]] = {"role": role, "librispeech_speaker": s["speaker"],
-                               "gender": s["gender"], "subset": s["subset"],
-                               "turns": sum(1 for t in turns if t["who"] == k),
-                               "gain_db": round(gain_db[k], 2)}
+        role = (
+            "moderator"
+            if k == "M"
+            else "dominant informant"
+            if k == 0
+            else "quiet informant"
+            if k == len(informants) - 1
+            else "informant"
+        )
+        speakers[labels[k]] = {
+            "role": role,
+            "librispeech_speaker": s["speaker"],
+            "gender": s["gender"],
+            "subset": s["subset"],
+            "turns": sum(1 for t in turns if t["who"] == k),
+            "gain_db": round(gain_db[k], 2),
+        }
     out_turns = []
     for t in turns:
         tt = {"speaker": labels[t["who"]]}
@@ -676,9 +770,9 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
         "language": "en",
         "synthetic": False,
         "description": "Focus-group-like mixture of real read-speech voices from LibriSpeech "
-                       "(English): moderator plus informants, uneven turns, short overlaps, "
-                       "mild reverb and room noise. Turns are cut from different utterances, "
-                       "so the words do not form a conversation.",
+        "(English): moderator plus informants, uneven turns, short overlaps, "
+        "mild reverb and room noise. Turns are cut from different utterances, "
+        "so the words do not form a conversation.",
         "seed": seed,
         "moderator": labels["M"],
         "speakers": speakers,
@@ -686,7 +780,7 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
         "reused_turns": sum(1 for t in turns if t["reused"]),
         "attribution": ATTRIBUTION,
         "source_files": "turn 'source' is relative to spk/librispeech/ in the shared speech "
-                        "folder; source_start/source_end are seconds in that file",
+        "folder; source_start/source_end are seconds in that file",
         "tools": tool_versions(),
     }
     return write_fixture(out, name, x, out_turns, n_parts, meta)
@@ -699,12 +793,13 @@ def make_voices_group(out: Path, speech: Path, seed: int, minutes: float | None,
 # clean source piece gets an energy pass before mixing, so the pauses inside a read utterance
 # are not in the RTTM. Not committed (write it to eval/, which git ignores).
 
-DEVSET_MINUTES = (3.0, 3.5, 4.0, 4.5, 5.0, 6.0)   # one mixture each, in order; more cycle
-DEVSET_SPEAKERS = (7, 6, 8, 7, 8, 6)              # moderator included
+DEVSET_MINUTES = (3.0, 3.5, 4.0, 4.5, 5.0, 6.0)  # one mixture each, in order; more cycle
+DEVSET_SPEAKERS = (7, 6, 8, 7, 8, 6)  # moderator included
 
 
-def speech_regions(y: np.ndarray, min_gap: float = 0.25, min_len: float = 0.1,
-                   pad: float = 0.05) -> list[tuple[float, float]]:
+def speech_regions(
+    y: np.ndarray, min_gap: float = 0.25, min_len: float = 0.1, pad: float = 0.05
+) -> list[tuple[float, float]]:
     """Where a clean clip has speech, in seconds: frames above a level between the clip's
     noise floor (10th percentile) and its loud frames (95th), at most 30 dB under the loud
     ones; padded by `pad`, gaps under `min_gap` filled, islands under `min_len` dropped."""
@@ -737,7 +832,7 @@ def backchannel(cache: dict, spk: dict, rng: np.random.Generator) -> dict:
     regions = [r for r in speech_regions(ut["y"]) if r[1] - r[0] >= 0.3]
     a, b = regions[int(rng.integers(len(regions)))]
     b = min(b, a + float(rng.uniform(0.3, 0.8)))
-    y = fade(ut["y"][int(a * WORK_SR): int(b * WORK_SR)], 0.03)
+    y = fade(ut["y"][int(a * WORK_SR) : int(b * WORK_SR)], 0.03)
     return {"y": y, "file": ut["file"], "src_start": a, "src_end": round(b, 3), "reused": True}
 
 
@@ -746,11 +841,10 @@ def knock(rng: np.random.Generator) -> np.ndarray:
     n = int(float(rng.uniform(0.04, 0.12)) * WORK_SR)
     y = rng.standard_normal(n) * np.exp(-np.arange(n) / (0.015 * WORK_SR))
     y = np.convolve(y, np.ones(4) / 4, "same")
-    return (y * 10 ** (float(rng.uniform(-32, -24)) / 20) / (np.sqrt(np.mean(y ** 2)) + 1e-12)).astype(np.float32)
+    return (y * 10 ** (float(rng.uniform(-32, -24)) / 20) / (np.sqrt(np.mean(y**2)) + 1e-12)).astype(np.float32)
 
 
-def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_speakers: int,
-                       name: str) -> dict:
+def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_speakers: int, name: str) -> dict:
     """One focus-group-like mixture: a moderator with short questions and follow-ups, a
     dominant informant, a quiet one (2-3 short turns, further from the phone), others in
     between; turns of one or two utterance pieces, short back-channels (also over the current
@@ -769,7 +863,7 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
         g = [s["gender"] for s in [mod, dom] + others]
         if min(g.count("F"), g.count("M")) >= max(1, n_speakers // 3):
             break
-    informants = [dom] + others                 # 0 dominant, last quiet
+    informants = [dom] + others  # 0 dominant, last quiet
     n_inf, quiet = len(informants), len(informants) - 1
     spk_of: dict = {"M": mod, **dict(enumerate(informants))}
     labels = {k: f"spk{s['speaker']}" for k, s in spk_of.items()}
@@ -779,13 +873,13 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
     cache: dict = {}
     banks = {k: Bank(lib, s, rng, cache) for k, s in spk_of.items()}
     # informant shares: dominant about a third, quiet 2-3 turns, the rest uneven
-    share = 0.5 / (n_inf - 2) + 0.5 * rng.dirichlet(np.full(n_inf - 2, 1.5))   # none near zero
-    weights = np.concatenate([[0.45], share * 0.55, [0.0]])     # 0: dominant, last: quiet
+    share = 0.5 / (n_inf - 2) + 0.5 * rng.dirichlet(np.full(n_inf - 2, 1.5))  # none near zero
+    weights = np.concatenate([[0.45], share * 0.55, [0.0]])  # 0: dominant, last: quiet
     target = 60.0 * minutes
     n_quiet = int(rng.integers(2, 4))
     quiet_at = sorted(rng.uniform(0.15, 0.9, n_quiet) * target)
 
-    pieces, turns = [], []          # pieces: (start sample, samples, who)
+    pieces, turns = [], []  # pieces: (start sample, samples, who)
     spoken = {k: 0 for k in range(n_inf)}
     t, prev_who = float(rng.uniform(0.5, 1.0)), None
 
@@ -794,19 +888,28 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
         pos, first = start, True
         for want in parts_want:
             if not first:
-                pos += float(rng.uniform(0.3, 0.8))      # a pause inside the turn
+                pos += float(rng.uniform(0.3, 0.8))  # a pause inside the turn
             pc = banks[who].take(want, lo, hi)
             pos = round(pos, 3)
             end = round(pos + len(pc["y"]) / WORK_SR, 3)
             pieces.append((pos, pc["y"], who))
-            turns.append({"who": who, "start": pos, "end": end, "source": pc["file"],
-                          "source_start": pc["src_start"], "source_end": pc["src_end"],
-                          "reused": pc["reused"], "kind": "turn"})
+            turns.append(
+                {
+                    "who": who,
+                    "start": pos,
+                    "end": end,
+                    "source": pc["file"],
+                    "source_start": pc["src_start"],
+                    "source_end": pc["src_end"],
+                    "reused": pc["reused"],
+                    "kind": "turn",
+                }
+            )
             pos, first = end, False
         return pos
 
     def gap_or_overlap(prev_len):
-        if turns and rng.random() < 0.18:              # start before the other has finished
+        if turns and rng.random() < 0.18:  # start before the other has finished
             return t - min(float(rng.uniform(0.3, 1.0)), 0.4 * prev_len)
         return t + float(rng.uniform(0.15, 1.0))
 
@@ -815,8 +918,16 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
         q = rng.random() < 0.7
         prev_len = turns[-1]["end"] - turns[-1]["start"] if turns else 0.0
         start = gap_or_overlap(prev_len) if turns else t
-        t = max(t, place("M", [float(rng.uniform(2.0, 4.0)) if q else float(rng.uniform(1.2, 2.0))],
-                         1.0 if not q else 1.5, 4.5, start))
+        t = max(
+            t,
+            place(
+                "M",
+                [float(rng.uniform(2.0, 4.0)) if q else float(rng.uniform(1.2, 2.0))],
+                1.0 if not q else 1.5,
+                4.5,
+                start,
+            ),
+        )
         prev_who = "M"
         for _ in range(int(rng.integers(1, 4))):
             if quiet_at and t >= quiet_at[0]:
@@ -828,7 +939,7 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
                     w[prev_who] = 0.0
                 who = int(rng.choice(n_inf, p=w / w.sum()))
                 owed = [k for k in range(1, quiet) if spoken[k] < 2 and k != prev_who]
-                if owed and rng.random() < t / target:     # everyone speaks at least twice
+                if owed and rng.random() < t / target:  # everyone speaks at least twice
                     who = owed[0]
             spoken[who] += 1
             if who == quiet:
@@ -836,8 +947,7 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
             else:
                 long_ = who == 0
                 n_parts = 2 if rng.random() < (0.5 if long_ else 0.3) else 1
-                want = [float(rng.uniform(4.0, 10.0) if long_ else rng.uniform(2.5, 8.0))
-                        for _ in range(n_parts)]
+                want = [float(rng.uniform(4.0, 10.0) if long_ else rng.uniform(2.5, 8.0)) for _ in range(n_parts)]
                 lo, hi = (2.5, 12.0) if long_ else (2.0, 9.0)
             prev_len = turns[-1]["end"] - turns[-1]["start"]
             turn_start = gap_or_overlap(prev_len)
@@ -850,10 +960,18 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
                 pc = backchannel(cache, spk_of[bwho], rng)
                 bstart = round(float(rng.uniform(turn_start + 1.0, turn_end - 1.0)), 3)
                 pieces.append((bstart, pc["y"], bwho))
-                turns.append({"who": bwho, "start": bstart,
-                              "end": round(bstart + len(pc["y"]) / WORK_SR, 3),
-                              "source": pc["file"], "source_start": pc["src_start"],
-                              "source_end": pc["src_end"], "reused": True, "kind": "backchannel"})
+                turns.append(
+                    {
+                        "who": bwho,
+                        "start": bstart,
+                        "end": round(bstart + len(pc["y"]) / WORK_SR, 3),
+                        "source": pc["file"],
+                        "source_start": pc["src_start"],
+                        "source_end": pc["src_end"],
+                        "reused": True,
+                        "kind": "backchannel",
+                    }
+                )
             prev_who = who
     turns.sort(key=lambda r: (r["start"], r["end"]))
     total = max(r["end"] for r in turns) + float(rng.uniform(0.6, 1.0))
@@ -862,12 +980,12 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
     for start, y, who in pieces:
         level = -20.0 + gain_db[who] - (3.0 if len(y) < WORK_SR else 0.0)
         a = int(round(start * WORK_SR))
-        x[a: a + len(y)] += y * 10 ** ((level - rms_db(y)) / 20)
+        x[a : a + len(y)] += y * 10 ** ((level - rms_db(y)) / 20)
         regions.setdefault(who, []).extend((start + s, start + e) for s, e in speech_regions(y))
-    for _ in range(int(rng.integers(2, 6))):          # knocks: not speech, not in the RTTM
+    for _ in range(int(rng.integers(2, 6))):  # knocks: not speech, not in the RTTM
         k = knock(rng)
         a = int(rng.integers(0, len(x) - len(k)))
-        x[a: a + len(k)] += k
+        x[a : a + len(k)] += k
     speech_rows = []
     for who, rs in regions.items():
         rs.sort()
@@ -878,7 +996,7 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
             else:
                 merged.append([s, e])
         speech_rows += [(labels[who], round(s, 3), round(e, 3)) for s, e in merged]
-    reverb = (int(rng.integers(15, 30)), int(rng.integers(25, 45)), -10.0)   # sox: wet gain >= -10 dB
+    reverb = (int(rng.integers(15, 30)), int(rng.integers(25, 45)), -10.0)  # sox: wet gain >= -10 dB
     noise_db = float(rng.uniform(-54.0, -48.0))
     x = sox_reverb(x, *reverb)
     spans = [(s, e) for _, s, e in speech_rows]
@@ -888,15 +1006,26 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
 
     speakers = {}
     for k, s in spk_of.items():
-        role = ("moderator" if k == "M" else "dominant informant" if k == 0
-                else "quiet informant" if k == quiet else "informant")
+        role = (
+            "moderator"
+            if k == "M"
+            else "dominant informant"
+            if k == 0
+            else "quiet informant"
+            if k == quiet
+            else "informant"
+        )
         mine = [r for r in speech_rows if r[0] == labels[k]]
-        speakers[labels[k]] = {"role": role, "librispeech_speaker": s["speaker"],
-                               "gender": s["gender"], "subset": s["subset"],
-                               "turns": sum(1 for r in turns if r["who"] == k and r["kind"] == "turn"),
-                               "backchannels": sum(1 for r in turns if r["who"] == k and r["kind"] == "backchannel"),
-                               "speech_s": round(sum(e - b for _, b, e in mine), 2),
-                               "gain_db": round(gain_db[k], 2)}
+        speakers[labels[k]] = {
+            "role": role,
+            "librispeech_speaker": s["speaker"],
+            "gender": s["gender"],
+            "subset": s["subset"],
+            "turns": sum(1 for r in turns if r["who"] == k and r["kind"] == "turn"),
+            "backchannels": sum(1 for r in turns if r["who"] == k and r["kind"] == "backchannel"),
+            "speech_s": round(sum(e - b for _, b, e in mine), 2),
+            "gain_db": round(gain_db[k], 2),
+        }
     out_turns = [{"speaker": labels[r["who"]], **{k: v for k, v in r.items() if k != "who"}} for r in turns]
     meta = {
         "format": "transcribe.fixture/1",
@@ -905,10 +1034,10 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
         "language": "en",
         "synthetic": False,
         "description": "Focus-group-like mixture of real read-speech voices from LibriSpeech "
-                       "(English) for evaluation: moderator with short questions, a dominant and a "
-                       "quiet informant, back-channels, overlaps, modest reverb, room noise, knocks; "
-                       "AAC mono like an iPhone voice memo. RTTM = speech regions. Turns are cut "
-                       "from different utterances, so the words do not form a conversation.",
+        "(English) for evaluation: moderator with short questions, a dominant and a "
+        "quiet informant, back-channels, overlaps, modest reverb, room noise, knocks; "
+        "AAC mono like an iPhone voice memo. RTTM = speech regions. Turns are cut "
+        "from different utterances, so the words do not form a conversation.",
         "seed": seed,
         "moderator": labels["M"],
         "speakers": speakers,
@@ -917,11 +1046,10 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
         "noise_dbfs": round(noise_db, 1),
         "attribution": ATTRIBUTION,
         "source_files": "turn 'source' is relative to spk/librispeech/ in the shared speech "
-                        "folder; source_start/source_end are seconds in that file",
+        "folder; source_start/source_end are seconds in that file",
         "tools": tool_versions(),
     }
-    return write_fixture(out, name, x, out_turns, 1, meta, speech=speech_rows,
-                         bitrate=DEVSET_BITRATE)
+    return write_fixture(out, name, x, out_turns, 1, meta, speech=speech_rows, bitrate=DEVSET_BITRATE)
 
 
 def _overlap_seconds(rows: list[tuple[str, float, float]]) -> float:
@@ -942,8 +1070,7 @@ def make_devset(out: Path, speech: Path, seed: int, count: int) -> list[dict]:
     for k in range(count):
         minutes = DEVSET_MINUTES[k % len(DEVSET_MINUTES)]
         n_spk = DEVSET_SPEAKERS[k % len(DEVSET_SPEAKERS)]
-        docs.append(make_focus_mixture(out, speech, seed * 1000 + k, minutes, n_spk,
-                                       f"focus{seed}_{k + 1}"))
+        docs.append(make_focus_mixture(out, speech, seed * 1000 + k, minutes, n_spk, f"focus{seed}_{k + 1}"))
     return docs
 
 
@@ -954,8 +1081,8 @@ def tool_versions() -> dict:
             return p.stdout.strip().splitlines()[0]
         except (OSError, IndexError):
             return "?"
-    v = {"ffmpeg": first(["ffmpeg", "-version"]).split(" Copyright")[0],
-         "numpy": np.__version__}
+
+    v = {"ffmpeg": first(["ffmpeg", "-version"]).split(" Copyright")[0], "numpy": np.__version__}
     if shutil.which("sox"):
         v["sox"] = first(["sox", "--version"]).split(":", 1)[-1].strip()
     if shutil.which("espeak-ng"):
@@ -988,8 +1115,7 @@ def check_dir(d: Path) -> int:
             path = d / p["file"]
             st = probe(path)["streams"][0]
             if (st["codec_name"], int(st["sample_rate"]), int(st["channels"])) != ("aac", OUT_SR, 1):
-                errs.append(f"{p['file']}: {st['codec_name']} {st['sample_rate']} Hz "
-                            f"{st['channels']} ch")
+                errs.append(f"{p['file']}: {st['codec_name']} {st['sample_rate']} Hz {st['channels']} ch")
             y = decode(path, OUT_SR)
             dur = len(y) / OUT_SR
             if abs(dur - p["duration"]) > 1e-3:
@@ -1009,8 +1135,8 @@ def check_dir(d: Path) -> int:
         turns = [(t["speaker"], t["start"], t["end"]) for t in doc["turns"]]
         want = [tuple(r) for r in doc["speech"]] if "speech" in doc else turns
         if len(rttm) != len(want) or any(
-                a[0] != b[0] or abs(a[1] - b[1]) > 1e-3 or abs(a[2] - b[2]) > 1e-3
-                for a, b in zip(rttm, want)):
+            a[0] != b[0] or abs(a[1] - b[1]) > 1e-3 or abs(a[2] - b[2]) > 1e-3 for a, b in zip(rttm, want)
+        ):
             errs.append("rttm and json " + ("speech regions" if "speech" in doc else "turns") + " differ")
         for t in doc["turns"]:
             p = doc["parts"][t["part"] - 1]
@@ -1022,8 +1148,8 @@ def check_dir(d: Path) -> int:
         db = frame_db(x)
         active = np.zeros(len(db), bool)
         for _, s, e in turns:
-            active[int(s / FRAME): int(e / FRAME) + 1] = True
-        turn_db = [float(np.percentile(db[int(s / FRAME): int(e / FRAME)], 75)) for _, s, e in turns]
+            active[int(s / FRAME) : int(e / FRAME) + 1] = True
+        turn_db = [float(np.percentile(db[int(s / FRAME) : int(e / FRAME)], 75)) for _, s, e in turns]
         margin = np.convolve(active, np.ones(21), "same") > 0
         gap_db = db[~margin]
         gap75 = float(np.percentile(gap_db, 75)) if len(gap_db) else float("nan")
@@ -1032,10 +1158,12 @@ def check_dir(d: Path) -> int:
         spk_time: dict[str, float] = {}
         for s, a, b in turns:
             spk_time[s] = spk_time.get(s, 0.0) + b - a
-        print(f"{name}: {len(doc['parts'])} part(s), {total:.3f} s decoded, {len(turns)} turns, "
-              f"{len(spk_time)} speakers, speech {sum(spk_time.values()):.1f} s; "
-              f"turn level (p75) {min(turn_db):.1f}..{max(turn_db):.1f} dBFS, "
-              f"gaps (p75) {gap75:.1f} dBFS -> {'OK' if not errs else 'FAIL'}")
+        print(
+            f"{name}: {len(doc['parts'])} part(s), {total:.3f} s decoded, {len(turns)} turns, "
+            f"{len(spk_time)} speakers, speech {sum(spk_time.values()):.1f} s; "
+            f"turn level (p75) {min(turn_db):.1f}..{max(turn_db):.1f} dBFS, "
+            f"gaps (p75) {gap75:.1f} dBFS -> {'OK' if not errs else 'FAIL'}"
+        )
         for e in errs:
             print("  " + e)
         bad += bool(errs)
@@ -1046,31 +1174,46 @@ def check_dir(d: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="Attribution for voices fixtures: " + ATTRIBUTION)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Attribution for voices fixtures: " + ATTRIBUTION,
+    )
     ap.add_argument("--out", type=Path, help="output folder (created)")
     ap.add_argument("--kind", choices=["norwegian", "voices", "all"], default="all")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--minutes", type=float, default=None,
-                    help="length of the voices mixture (evaluation mixtures, e.g. 3..10); "
-                         "default: the short ~70 s fixture")
-    ap.add_argument("--speakers", type=int, default=None,
-                    help="voices: number of speakers incl. the moderator "
-                         "(default 7, or 6..8 at random with --minutes)")
-    ap.add_argument("--parts", type=int, default=None,
-                    help="number of .m4a parts (default: 3 for norwegian, 1 for voices)")
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="length of the voices mixture (evaluation mixtures, e.g. 3..10); default: the short ~70 s fixture",
+    )
+    ap.add_argument(
+        "--speakers",
+        type=int,
+        default=None,
+        help="voices: number of speakers incl. the moderator (default 7, or 6..8 at random with --minutes)",
+    )
+    ap.add_argument(
+        "--parts", type=int, default=None, help="number of .m4a parts (default: 3 for norwegian, 1 for voices)"
+    )
     ap.add_argument("--name", default=None, help="voices: base name of the output files")
-    ap.add_argument("--speech", type=Path,
-                    default=Path(os.environ.get("TRANSCRIBE_SPEECH_DIR", DEFAULT_SPEECH)),
-                    help="shared speech folder with spk/librispeech/ "
-                         "(env TRANSCRIBE_SPEECH_DIR; default: %(default)s)")
-    ap.add_argument("--devset", type=int, metavar="N", default=None,
-                    help="make N focus-group evaluation mixtures (focus<seed>_<k>: 3-6 min, "
-                         "6-8 speakers, RTTM of speech regions, AAC 64 kbit/s) instead of "
-                         "fixtures; write them to eval/ (git-ignored), not into the repo")
-    ap.add_argument("--check", type=Path, metavar="DIR",
-                    help="verify the fixtures in DIR instead of making any")
+    ap.add_argument(
+        "--speech",
+        type=Path,
+        default=Path(os.environ.get("TRANSCRIBE_SPEECH_DIR", DEFAULT_SPEECH)),
+        help="shared speech folder with spk/librispeech/ (env TRANSCRIBE_SPEECH_DIR; default: %(default)s)",
+    )
+    ap.add_argument(
+        "--devset",
+        type=int,
+        metavar="N",
+        default=None,
+        help="make N focus-group evaluation mixtures (focus<seed>_<k>: 3-6 min, "
+        "6-8 speakers, RTTM of speech regions, AAC 64 kbit/s) instead of "
+        "fixtures; write them to eval/ (git-ignored), not into the repo",
+    )
+    ap.add_argument("--check", type=Path, metavar="DIR", help="verify the fixtures in DIR instead of making any")
     a = ap.parse_args(argv)
     if a.check:
         return check_dir(a.check)
@@ -1080,14 +1223,15 @@ def main(argv: list[str] | None = None) -> int:
     if a.devset:
         for doc in make_devset(a.out, a.speech, a.seed, a.devset):
             summarise(doc)
-            print(f"  speech {sum(e - s for _, s, e in doc['speech']):.1f} s, overlapped "
-                  f"{doc['overlapped_speech_s']:.1f} s, reverb {doc['reverb']}, noise {doc['noise_dbfs']} dBFS")
+            print(
+                f"  speech {sum(e - s for _, s, e in doc['speech']):.1f} s, overlapped "
+                f"{doc['overlapped_speech_s']:.1f} s, reverb {doc['reverb']}, noise {doc['noise_dbfs']} dBFS"
+            )
         return 0
     if a.kind in ("norwegian", "all"):
         summarise(make_no_group(a.out, a.seed, n_parts=a.parts or 3))
     if a.kind in ("voices", "all"):
-        summarise(make_voices_group(a.out, a.speech, a.seed, a.minutes, a.speakers,
-                                    a.parts or 1, a.name))
+        summarise(make_voices_group(a.out, a.speech, a.seed, a.minutes, a.speakers, a.parts or 1, a.name))
     return 0
 
 

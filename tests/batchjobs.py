@@ -37,7 +37,9 @@ def tone(path: Path, frequency: float, seconds: float = 0.5) -> Path:
 def recordings(folder: Path, name: str, parts: int = 2) -> list[str]:
     """``parts`` recordings of session ``name`` in ``folder``; their paths relative to its parent."""
     base = 200 + int(hashlib.sha256(name.encode()).hexdigest()[:4], 16) % 500
-    return [str(tone(folder / f"{name}-del{i + 1}.wav", base + 37 * i).relative_to(folder.parent)) for i in range(parts)]
+    return [
+        str(tone(folder / f"{name}-del{i + 1}.wav", base + 37 * i).relative_to(folder.parent)) for i in range(parts)
+    ]
 
 
 def write_manifest(folder: Path, text: str, name: str = "jobs.toml") -> Path:
@@ -54,8 +56,17 @@ def finish(manifest: Path, only: tuple[str, ...] = ()) -> None:
             continue
         session = sessions.make_session(name=job.name, informants=tuple(job.options.informants))
         session.sources = [
-            Source(str(path), path.name, hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size,
-                   float(i) * 0.5, 0.5, "pcm_s16le", RATE, 1)
+            Source(
+                str(path),
+                path.name,
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                path.stat().st_size,
+                float(i) * 0.5,
+                0.5,
+                "pcm_s16le",
+                RATE,
+                1,
+            )
             for i, path in enumerate(job.audio)
         ]
         session.diarization = replace(session.diarization, settings={"request": diarization_request(job.options)})

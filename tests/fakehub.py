@@ -39,7 +39,11 @@ class Repo:
 
     def sibling(self, path: str) -> dict:
         data = self.files[path]
-        row = {"rfilename": path, "size": len(data), "blobId": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()}
+        row = {
+            "rfilename": path,
+            "size": len(data),
+            "blobId": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(),
+        }
         if path.endswith(LFS_SUFFIXES):
             row["lfs"] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "pointerSize": 134}
         return row
@@ -82,9 +86,14 @@ class FakeHub:
                 if parts[:2] == ["api", "models"] and (len(parts) == 4 or len(parts) == 6 and parts[4] == "revision"):
                     repo = self._repo("/".join(parts[2:4]), parts[5] if len(parts) == 6 else "main", body, files=False)
                     if repo:
-                        info = {"id": "/".join(parts[2:4]), "sha": repo.sha, "private": False,
-                                "gated": "manual" if repo.token else False, "cardData": {"license": repo.licence},
-                                "siblings": [repo.sibling(p) for p in sorted(repo.files)]}
+                        info = {
+                            "id": "/".join(parts[2:4]),
+                            "sha": repo.sha,
+                            "private": False,
+                            "gated": "manual" if repo.token else False,
+                            "cardData": {"license": repo.licence},
+                            "siblings": [repo.sibling(p) for p in sorted(repo.files)],
+                        }
                         self._send(200, json.dumps(info).encode(), {"Content-Type": "application/json"}, body)
                 elif len(parts) >= 5 and parts[2] == "resolve":
                     repo = self._repo("/".join(parts[:2]), parts[3], body, files=True)
@@ -112,16 +121,25 @@ class FakeHub:
                 data = repo.served.get(name, repo.files[name])
                 sibling = repo.sibling(name)
                 etag = sibling["lfs"]["sha256"] if "lfs" in sibling else sibling["blobId"]
-                headers = {"ETag": f'"{etag}"', "X-Repo-Commit": repo.sha, "Accept-Ranges": "bytes",
-                           "Content-Type": "application/octet-stream"}
+                headers = {
+                    "ETag": f'"{etag}"',
+                    "X-Repo-Commit": repo.sha,
+                    "Accept-Ranges": "bytes",
+                    "Content-Type": "application/octet-stream",
+                }
                 start = 0
                 if (wanted := self.headers.get("Range", "")).startswith("bytes="):
-                    start = int(wanted[len("bytes="):].split("-")[0] or 0)
+                    start = int(wanted[len("bytes=") :].split("-")[0] or 0)
                     headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
                 self._send(206 if start else 200, data[start:], headers, body)
 
             def _error(self, status: int, code: str, message: str, body: bool, extra: dict | None = None) -> None:
-                headers = {"X-Error-Code": code, "X-Error-Message": message, "Content-Type": "application/json", **(extra or {})}
+                headers = {
+                    "X-Error-Code": code,
+                    "X-Error-Message": message,
+                    "Content-Type": "application/json",
+                    **(extra or {}),
+                }
                 self._send(status, json.dumps({"error": message}).encode(), headers, body)
 
             def _send(self, status: int, data: bytes, headers: dict, body: bool) -> None:

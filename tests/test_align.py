@@ -19,10 +19,15 @@ def words(*spec):
 
 def test_words_go_to_the_turn_they_overlap_most_and_runs_form_utterances():
     turns = [T(0.0, 2.0, "SPEAKER_01"), T(2.0, 5.0, "SPEAKER_00"), T(5.5, 8.0, "SPEAKER_01")]
-    ws = words((0.1, 0.5, "Hva"), (0.5, 1.0, "synes"), (1.0, 2.3, "dere?"),  # mostly in turn 1
-               (2.4, 3.0, "Jeg"), (3.0, 3.5, "tenker"),
-               (5.25, 5.45, "ja"),  # in a gap: nearest turn is SPEAKER_01 (starts 5.5)
-               (6.0, 6.5, "Takk."))
+    ws = words(
+        (0.1, 0.5, "Hva"),
+        (0.5, 1.0, "synes"),
+        (1.0, 2.3, "dere?"),  # mostly in turn 1
+        (2.4, 3.0, "Jeg"),
+        (3.0, 3.5, "tenker"),
+        (5.25, 5.45, "ja"),  # in a gap: nearest turn is SPEAKER_01 (starts 5.5)
+        (6.0, 6.5, "Takk."),
+    )
     utterances = align(ws, turns)
     assert [(u.speaker, u.text) for u in utterances] == [
         ("SPEAKER_01", "Hva synes dere?"),

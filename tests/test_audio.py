@@ -82,8 +82,22 @@ def test_video_without_audio_is_refused(tmp_path):
     import subprocess
 
     video = tmp_path / "video.mp4"
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=1",
-                    "-c:v", "mpeg4", str(video)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=black:s=64x64:d=1",
+            "-c:v",
+            "mpeg4",
+            str(video),
+        ],
+        check=True,
+    )
     with pytest.raises(InputError, match="no audio track"):
         audio.load([video])
 

@@ -77,8 +77,11 @@ def write(path: Path, data: bytes | str) -> Path:
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` with its sha256 (but the lock, which holds a pid): nothing deleted or changed."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".transcribe.lock"}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".transcribe.lock"
+    }
 
 
 def assert_refused(output: str, exit_code: int, code: int, *fragments: str) -> None:
@@ -118,7 +121,9 @@ class Case:
 
 
 def _truncated(d: Path) -> list:
-    whole = make_tone(d / "whole.tmp.m4a", seconds=6.0, rate=48000, codec_args=("-c:a", "aac", "-movflags", "+faststart"))
+    whole = make_tone(
+        d / "whole.tmp.m4a", seconds=6.0, rate=48000, codec_args=("-c:a", "aac", "-movflags", "+faststart")
+    )
     cut = write(d / "opptak.m4a", whole.read_bytes()[: whole.stat().st_size // 3])
     whole.unlink()
     return [cut]
@@ -141,12 +146,20 @@ def _another_session(d: Path) -> list:
 
 CASES = [
     Case("missing file", lambda d: [d / "gruppe1.m4a"], 3, ("gruppe1.m4a does not exist.",)),
-    Case("missing file, name with spaces æøå emoji", lambda d: [d / "møte 1 – Ås 🎤.m4a"], 3,
-         ("møte 1 – Ås 🎤.m4a does not exist.",)),
+    Case(
+        "missing file, name with spaces æøå emoji",
+        lambda d: [d / "møte 1 – Ås 🎤.m4a"],
+        3,
+        ("møte 1 – Ås 🎤.m4a does not exist.",),
+    ),
     Case("folder", lambda d: [d], 3, ("is a folder. Pass the audio files inside it",)),
     Case("zero-byte file", lambda d: [write(d / "tom.m4a", b"")], 3, ("tom.m4a is empty (0 bytes).",)),
-    Case("text renamed .m4a", lambda d: [write(d / "notat.m4a", "Dette er bare tekst.\n" * 50)], 3,
-         ("notat.m4a is not a recording that can be decoded",)),
+    Case(
+        "text renamed .m4a",
+        lambda d: [write(d / "notat.m4a", "Dette er bare tekst.\n" * 50)],
+        3,
+        ("notat.m4a is not a recording that can be decoded",),
+    ),
     Case("image renamed .m4a", _image, 3, ("bilde.m4a has no audio track.",)),
     Case("video without audio", _video_without_audio, 3, ("video.mp4 has no audio track.",)),
     Case("truncated m4a", _truncated, 3, ("opptak.m4a", "Copy it again from the phone")),
@@ -159,15 +172,31 @@ CASES = [
     Case("informants 1,1", lambda d: [SHORT, "-i", "1,1"], 3, ("names an informant twice",)),
     Case("informants empty", lambda d: [SHORT, "-i", ""], 3, ("is not a range",)),
     Case("informants absurd", lambda d: [SHORT, "-i", "1-100000000"], 3, ("names more than 100 informants",)),
-    Case("map file not TOML", lambda d: [SHORT, "--map", write(d / "kart.toml", 'SPEAKER_00 = "M"\nSPEAKER_01 =\n')], 3,
-         ("kart.toml is not valid TOML", "SPEAKER_03 = 4")),
+    Case(
+        "map file not TOML",
+        lambda d: [SHORT, "--map", write(d / "kart.toml", 'SPEAKER_00 = "M"\nSPEAKER_01 =\n')],
+        3,
+        ("kart.toml is not valid TOML", "SPEAKER_03 = 4"),
+    ),
     Case("map file missing", lambda d: [SHORT, "--map", d / "kart.toml"], 3, ("Cannot read the map file",)),
-    Case("names file invalid entry", lambda d: [SHORT, "--names", write(d / "navn.toml", "Kari = true\n")], 3,
-         ("navn.toml", "Kari = true is not a replacement")),
-    Case("names file not TOML", lambda d: [SHORT, "--names", write(d / "navn.toml", "Kari 3\n")], 3,
-         ("navn.toml is not valid TOML",)),
-    Case("out is a file", lambda d: [SHORT, "--out", write(d / "fil.txt", "x")], 1,
-         ("Cannot create the output folder", "fil.txt")),
+    Case(
+        "names file invalid entry",
+        lambda d: [SHORT, "--names", write(d / "navn.toml", "Kari = true\n")],
+        3,
+        ("navn.toml", "Kari = true is not a replacement"),
+    ),
+    Case(
+        "names file not TOML",
+        lambda d: [SHORT, "--names", write(d / "navn.toml", "Kari 3\n")],
+        3,
+        ("navn.toml is not valid TOML",),
+    ),
+    Case(
+        "out is a file",
+        lambda d: [SHORT, "--out", write(d / "fil.txt", "x")],
+        1,
+        ("Cannot create the output folder", "fil.txt"),
+    ),
     Case("out holds another session", _another_session, 5, ("already holds session 'gruppe1'", "Choose a new folder")),
     Case("unknown language", lambda d: [SHORT, "--language", "sv"], 3, ("Language 'sv' is not supported",)),
     Case("unknown export format", lambda d: [SHORT, "--formats", "txt,pdf"], 3, ("Unknown export format pdf",)),
@@ -198,8 +227,17 @@ def test_a_map_file_with_bad_toml_is_refused_before_the_audio_is_decoded(tmp_pat
         raise AssertionError("the recording was decoded before the map file was checked")
 
     monkeypatch.setattr(audio, "load", no_decoding)
-    result = invoke("run", SHORT, "-i", "1-3", "--out", tmp_path / "økt", "--quiet",
-                    "--map", write(tmp_path / "kart.toml", "SPEAKER_00 = M\n"))
+    result = invoke(
+        "run",
+        SHORT,
+        "-i",
+        "1-3",
+        "--out",
+        tmp_path / "økt",
+        "--quiet",
+        "--map",
+        write(tmp_path / "kart.toml", "SPEAKER_00 = M\n"),
+    )
     assert_refused(result.output, result.exit_code, 3, "is not valid TOML")
     assert not Session.exists(tmp_path / "økt")
 
@@ -219,16 +257,34 @@ def mount_namespace_works(tmp_path: Path) -> bool:
         return False
     probe = tmp_path / "probe"
     probe.mkdir()
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "mount", "-t", "tmpfs", "-o", "size=16k",
-                           "tmpfs", str(probe)], capture_output=True)
+    done = subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=16k",
+            "tmpfs",
+            str(probe),
+        ],
+        capture_output=True,
+    )
     probe.rmdir()
     return done.returncode == 0
 
 
 def in_mount_namespace(script: str, *argv) -> subprocess.CompletedProcess:
     """Run ``sh -c script`` (with argv as $1 …) in a private mount namespace: mounts vanish with it."""
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *map(str, argv)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def cli_argv(*args) -> list[str]:
@@ -244,8 +300,11 @@ def test_a_read_only_output_folder_is_refused(tmp_path):
         result = invoke("run", recording, "-i", "1-3", "--out", out, "--quiet")
         output, code = result.output, result.exit_code
     elif mount_namespace_works(tmp_path):  # root: make it read-only for real, with a read-only bind mount
-        done = in_mount_namespace('mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"',
-                                  out, *cli_argv("run", recording, "-i", "1-3", "--out", out, "--quiet"))
+        done = in_mount_namespace(
+            'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"',
+            out,
+            *cli_argv("run", recording, "-i", "1-3", "--out", out, "--quiet"),
+        )
         output, code = done.stdout + done.stderr, done.returncode
     else:
         pytest.skip("running as root without mount namespaces: no way to make a folder read-only for root")
@@ -280,8 +339,13 @@ def test_a_full_disk_during_run_is_one_sentence_and_leaves_no_session(tmp_path, 
     monkeypatch.setattr(os, "write", full_disk)
     recording = make_tone(tmp_path / "opptak.wav", seconds=2.0)
     result = invoke("run", recording, "-i", "1-3", "--out", out, "--quiet")
-    assert_refused(result.output, result.exit_code, 1, f"Could not write {out / 'session.json'}: No space left on device.",
-                   "Check free disk space")
+    assert_refused(
+        result.output,
+        result.exit_code,
+        1,
+        f"Could not write {out / 'session.json'}: No space left on device.",
+        "Check free disk space",
+    )
     assert not out.exists()  # no session.json, no stray temp file, no lock: the folder this run made is gone
     assert recording.exists()
 
@@ -296,13 +360,17 @@ def test_a_full_disk_during_export_keeps_the_previous_exports(tmp_path):
     disk, after = tmp_path / "disk", tmp_path / "after"
     disk.mkdir()
     after.mkdir()
-    script = ('disk=$1 original=$2 after=$3; shift 3; mount -t tmpfs -o size=96k tmpfs "$disk" '
-              '&& cp -a "$original" "$disk/gruppe1" && (head -c 1000000 /dev/zero > "$disk/fyll" 2>/dev/null; true) '
-              '&& "$@"; code=$?; cp -a "$disk/gruppe1/." "$after/"; exit $code')
-    done = in_mount_namespace(script, disk, original, after,
-                              *cli_argv("export", disk / "gruppe1", "--formats", "txt,json,docx"))
-    assert_refused(done.stdout + done.stderr, done.returncode, 1, "No space left on device",
-                   "nothing was changed under that name")
+    script = (
+        'disk=$1 original=$2 after=$3; shift 3; mount -t tmpfs -o size=96k tmpfs "$disk" '
+        '&& cp -a "$original" "$disk/gruppe1" && (head -c 1000000 /dev/zero > "$disk/fyll" 2>/dev/null; true) '
+        '&& "$@"; code=$?; cp -a "$disk/gruppe1/." "$after/"; exit $code'
+    )
+    done = in_mount_namespace(
+        script, disk, original, after, *cli_argv("export", disk / "gruppe1", "--formats", "txt,json,docx")
+    )
+    assert_refused(
+        done.stdout + done.stderr, done.returncode, 1, "No space left on device", "nothing was changed under that name"
+    )
     assert snapshot(after) == before  # session.json and every earlier export as they were; no temp file
     assert_exports_as_recorded(after)
 
@@ -325,14 +393,26 @@ def one_thread():
 def test_noise_only_is_refused_as_no_speech_and_no_transcript_is_written(tmp_path, one_thread):
     inputs = tmp_path / "opptak"
     inputs.mkdir()
-    ffmpeg("-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.3:sample_rate=48000:duration=3", "-c:a", "aac",
-           inputs / "støy.m4a")
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "anoisesrc=color=pink:amplitude=0.3:sample_rate=48000:duration=3",
+        "-c:a",
+        "aac",
+        inputs / "støy.m4a",
+    )
     before = snapshot(inputs)
     out = tmp_path / "økt"
     for _attempt in range(2):  # the second run reuses the saved stages and says the same
         result = invoke("run", inputs / "støy.m4a", "-i", "1-3", "--out", out, "--quiet", "--purge", "--yes")
-        assert_refused(result.output, result.exit_code, 3, "No speech was recognised in støy.m4a (3.0 s)",
-                       "no transcript was written")
+        assert_refused(
+            result.output,
+            result.exit_code,
+            3,
+            "No speech was recognised in støy.m4a (3.0 s)",
+            "no transcript was written",
+        )
         assert_no_transcript(out)
         assert snapshot(inputs) == before  # --purge did not run
 
@@ -361,8 +441,24 @@ def test_parts_with_different_rates_video_and_unicode_names_are_accepted_with_a_
     inputs = tmp_path / "opptak 🎤"
     inputs.mkdir()
     first, second = inputs / "del 1 – æøå 🎤.mp4", inputs / "del 2 Ås.wav"
-    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=64x64:d=3.5", "-i", SHORT, "-shortest", "-c:v", "mpeg4",
-           "-c:a", "aac", "-ar", "44100", "-ac", "2", first)
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=64x64:d=3.5",
+        "-i",
+        SHORT,
+        "-shortest",
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "aac",
+        "-ar",
+        "44100",
+        "-ac",
+        "2",
+        first,
+    )
     ffmpeg("-i", SHORT, "-ar", "8000", "-ac", "1", second)
     before = snapshot(inputs)
     out = tmp_path / "økt 1 – Ås 🎤"
@@ -371,10 +467,15 @@ def test_parts_with_different_rates_video_and_unicode_names_are_accepted_with_a_
     assert "Traceback" not in result.output
     assert "informant number(s) are unused" in result.output
     session = Session.load(out)
-    assert [(s.file, s.sample_rate, s.channels) for s in session.sources] == [(first.name, 44100, 2), (second.name, 8000, 1)]
+    assert [(s.file, s.sample_rate, s.channels) for s in session.sources] == [
+        (first.name, 44100, 2),
+        (second.name, 8000, 1),
+    ]
     assert session.sources[1].offset == pytest.approx(session.sources[0].duration)
     transcript = json.loads((out / f"{out.name}.json").read_text(encoding="utf-8"))
     assert [s["file"] for s in transcript["session"]["sources"]] == [first.name, second.name]
     assert transcript["utterances"]
-    assert f"{out.name}.txt" in result.output and (out / f"{out.name}.txt").read_text(encoding="utf-8").startswith(f"# {out.name} ·")
+    assert f"{out.name}.txt" in result.output and (out / f"{out.name}.txt").read_text(encoding="utf-8").startswith(
+        f"# {out.name} ·"
+    )
     assert snapshot(inputs) == before

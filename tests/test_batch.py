@@ -40,7 +40,9 @@ def numbers(path: Path) -> list[int]:
 def study(tmp_path: Path, extra: str = "") -> Path:
     """Three sessions: gruppe2 continues gruppe1's numbering but is listed first; solo stands alone."""
     audio = {name: batchjobs.recordings(tmp_path / "opptak", name) for name in ("gruppe1", "gruppe2", "solo")}
-    return batchjobs.write_manifest(tmp_path, f"""
+    return batchjobs.write_manifest(
+        tmp_path,
+        f"""
 [defaults]
 language = "nb"
 formats = "txt,json"
@@ -62,7 +64,8 @@ name = "solo"
 audio = {json.dumps(audio["solo"])}
 informants = "1-3"
 out = "ut/solo"
-{extra}""")
+{extra}""",
+    )
 
 
 def test_sessions_run_in_order_and_number_on(tmp_path):
@@ -87,16 +90,24 @@ def test_one_failed_session_does_not_stop_the_others(tmp_path):
     manifest = study(tmp_path)
     batchjobs.finish(manifest, only=("gruppe1", "solo"))
     # gruppe2's folder already holds a session made from other recordings: it fails; nothing continues from it.
-    batchjobs.write_manifest(tmp_path / "other", f'[[session]]\nname = "gruppe2"\naudio = {json.dumps(batchjobs.recordings(tmp_path / "other" / "a", "x"))}\ninformants = "1-3"\nout = "{tmp_path / "gruppe2"}"\n')
+    batchjobs.write_manifest(
+        tmp_path / "other",
+        f'[[session]]\nname = "gruppe2"\naudio = {json.dumps(batchjobs.recordings(tmp_path / "other" / "a", "x"))}\ninformants = "1-3"\nout = "{tmp_path / "gruppe2"}"\n',
+    )
     batchjobs.finish(tmp_path / "other" / "jobs.toml")
-    with_dependent = manifest.read_text() + '\n[[session]]\nname = "gruppe3"\naudio = ["opptak/gruppe3-del1.wav"]\ninformants = "7-9"\ncontinue_from = "gruppe2"\n'
+    with_dependent = (
+        manifest.read_text()
+        + '\n[[session]]\nname = "gruppe3"\naudio = ["opptak/gruppe3-del1.wav"]\ninformants = "7-9"\ncontinue_from = "gruppe2"\n'
+    )
     batchjobs.recordings(tmp_path / "opptak", "gruppe3")
     manifest.write_text(with_dependent)
     result = invoke("batch", manifest)
     assert result.exit_code == 9, result.output
     table = result.stdout
     assert table.startswith("2 done, 1 failed, 1 skipped:")
-    assert re.search(r"gruppe2\s+failed\s+-\s+\d+ s\s+.*already holds session 'gruppe2' made from other recordings", table)
+    assert re.search(
+        r"gruppe2\s+failed\s+-\s+\d+ s\s+.*already holds session 'gruppe2' made from other recordings", table
+    )
     assert re.search(r"gruppe3\s+skipped\s+.*It continues the line numbers of 'gruppe2', which failed\.", table)
     assert re.search(r"solo\s+done\s+0\.0 min", table)
     assert "Error: 2 of 4 sessions did not finish (gruppe2, gruppe3); the others are done." in result.stderr
@@ -112,7 +123,9 @@ def test_one_failed_session_does_not_stop_the_others(tmp_path):
 def test_the_whole_manifest_is_checked_before_any_work(tmp_path):
     audio = batchjobs.recordings(tmp_path / "opptak", "a")
     (tmp_path / "bad-map.toml").write_text("SPEAKER_00 = [")
-    manifest = batchjobs.write_manifest(tmp_path, f"""
+    manifest = batchjobs.write_manifest(
+        tmp_path,
+        f"""
 [defaults]
 batch_size = 0
 informants = "1-6"
@@ -142,7 +155,8 @@ audio = {json.dumps(audio)}
 informants = "1-2"
 continue_from = "nobody"
 informant = "typo"
-""")
+""",
+    )
     result = invoke("batch", manifest)
     assert result.exit_code == 3, result.output
     message = result.stderr
@@ -167,8 +181,10 @@ informant = "typo"
 
 def test_continue_from_in_a_circle_is_refused(tmp_path):
     audio = batchjobs.recordings(tmp_path / "opptak", "x")
-    entries = "".join(f'\n[[session]]\nname = "{name}"\naudio = {json.dumps(audio)}\ninformants = "1-2"\ncontinue_from = "{after}"\n'
-                      for name, after in (("a", "c"), ("b", "a"), ("c", "b")))
+    entries = "".join(
+        f'\n[[session]]\nname = "{name}"\naudio = {json.dumps(audio)}\ninformants = "1-2"\ncontinue_from = "{after}"\n'
+        for name, after in (("a", "c"), ("b", "a"), ("c", "b"))
+    )
     with pytest.raises(InputError, match=r"continue_from goes round in a circle \(a → c → b → a\)"):
         load_manifest(batchjobs.write_manifest(tmp_path, entries))
 
@@ -240,7 +256,17 @@ def test_progress_for_a_person_and_the_docstring_example(tmp_path, monkeypatch):
     result = invoke("batch", manifest)
     assert result.exit_code == 0, result.output
     assert "[1/3] gruppe1: 2 recordings → " in result.stderr and "[3/3] solo: done in " in result.stderr
-    assert result.stdout.splitlines()[1].split() == ["session", "status", "audio", "time", "folder,", "or", "what", "went", "wrong"]
+    assert result.stdout.splitlines()[1].split() == [
+        "session",
+        "status",
+        "audio",
+        "time",
+        "folder,",
+        "or",
+        "what",
+        "went",
+        "wrong",
+    ]
 
 
 @pytest.mark.slow
@@ -248,7 +274,9 @@ def test_real_sessions_load_each_model_once(tmp_path):
     """Two real Norwegian clips (NPSC) with the embedded models; a rerun loads no model at all."""
     for clip in ("norwegian-short-3s.mp3", "norwegian-medium-8s.mp3"):
         shutil.copy(NPSC / clip, tmp_path / clip)
-    manifest = batchjobs.write_manifest(tmp_path, """
+    manifest = batchjobs.write_manifest(
+        tmp_path,
+        """
 [defaults]
 device = "cpu"
 speakers = 1
@@ -263,7 +291,8 @@ name = "lang"
 audio = "norwegian-medium-8s.mp3"
 informants = "2"
 continue_from = "kort"
-""")
+""",
+    )
     result = invoke("batch", manifest, "--json")
     assert result.exit_code == 0, result.output
     log = events(result)

@@ -38,8 +38,15 @@ NPSC = Path(__file__).parent / "fixtures" / "npsc"
 GPU = cuda_facts().problem is None
 no_gpu = pytest.mark.skipif(GPU, reason="this machine has a usable GPU")
 
-WORKING = CudaFacts(driver=True, torch_cuda="12.8", torch_devices=1, ctranslate2_devices=1, cublas=True,
-                    gpus=("NVIDIA H100 80GB HBM3",), compute_types=("float16", "int8_float16"))
+WORKING = CudaFacts(
+    driver=True,
+    torch_cuda="12.8",
+    torch_devices=1,
+    ctranslate2_devices=1,
+    cublas=True,
+    gpus=("NVIDIA H100 80GB HBM3",),
+    compute_types=("float16", "int8_float16"),
+)
 
 
 @no_gpu
@@ -54,14 +61,17 @@ def test_a_machine_without_a_gpu_runs_on_cpu():
     assert "Run with --device cpu" in message and refused.value.exit_code == 8
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"driver": False}, "no NVIDIA driver was found (libcuda.so.1"),
-    ({"torch_cuda": None}, "CPU-only build"),
-    ({"torch_devices": 0, "ctranslate2_devices": 0}, "CUDA_VISIBLE_DEVICES"),
-    ({"torch_devices": 0}, "PyTorch (built for CUDA 12.8) sees no GPU"),
-    ({"ctranslate2_devices": 0}, "CTranslate2 sees no GPU"),
-    ({"cublas": False}, f"cuBLAS ({CUBLAS}) and it does not load"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"driver": False}, "no NVIDIA driver was found (libcuda.so.1"),
+        ({"torch_cuda": None}, "CPU-only build"),
+        ({"torch_devices": 0, "ctranslate2_devices": 0}, "CUDA_VISIBLE_DEVICES"),
+        ({"torch_devices": 0}, "PyTorch (built for CUDA 12.8) sees no GPU"),
+        ({"ctranslate2_devices": 0}, "CTranslate2 sees no GPU"),
+        ({"cublas": False}, f"cuBLAS ({CUBLAS}) and it does not load"),
+    ],
+)
 def test_each_missing_piece_is_named(change, words):
     facts = CudaFacts(**{**WORKING.__dict__, **change})
     assert words in facts.problem
@@ -75,7 +85,9 @@ def test_auto_says_why_it_left_a_gpu_unused(monkeypatch):
     monkeypatch.setattr(device, "cuda_facts", lambda: broken)
     assert resolve_device("auto") == "cpu"
     warning = device.auto_fallback("auto", "cpu")
-    assert warning.startswith("The speech models ran on the CPU: this machine has an NVIDIA driver, but CTranslate2 needs")
+    assert warning.startswith(
+        "The speech models ran on the CPU: this machine has an NVIDIA driver, but CTranslate2 needs"
+    )
     assert device.auto_fallback("cpu", "cpu") is None
     monkeypatch.setattr(device, "cuda_facts", lambda: CudaFacts(**{**WORKING.__dict__, "driver": False}))
     assert device.auto_fallback("auto", "cpu") is None  # no NVIDIA driver: a CPU machine, nothing to say
@@ -133,7 +145,9 @@ def test_ctranslate2_refusing_cuda_here_is_explained():
 
 def test_only_cuda_failures_on_the_gpu_are_translated():
     assert explain(RuntimeError("shape mismatch")) is None
-    with pytest.raises(DeviceError, match=r"^Diarisation failed on the GPU: CUDA reported an error \(CUDA error: an illegal"):
+    with pytest.raises(
+        DeviceError, match=r"^Diarisation failed on the GPU: CUDA reported an error \(CUDA error: an illegal"
+    ):
         with cuda_errors("cuda", "Diarisation"):
             raise RuntimeError("CUDA error: an illegal memory access was encountered")
     with pytest.raises(RuntimeError, match="^shape mismatch$"):
@@ -153,16 +167,20 @@ def test_whisper_on_cuda_without_a_gpu_is_a_device_error():
 
 @no_gpu
 def test_run_with_cuda_here_exits_8_and_names_the_fallback(tmp_path):
-    result = CliRunner().invoke(cli, ["run", str(NPSC / "norwegian-short-3s.mp3"), "-i", "1-2", "--device", "cuda",
-                                      "--out", str(tmp_path / "s")])
+    result = CliRunner().invoke(
+        cli,
+        ["run", str(NPSC / "norwegian-short-3s.mp3"), "-i", "1-2", "--device", "cuda", "--out", str(tmp_path / "s")],
+    )
     assert result.exit_code == 8, result.output
     assert "Error: --device cuda cannot be used: no NVIDIA driver was found" in result.stderr
     assert "Run with --device cpu" in result.stderr and not (tmp_path / "s" / "session.json").exists()
 
 
 def test_run_refuses_a_bad_batch_size_before_any_work(tmp_path):
-    result = CliRunner().invoke(cli, ["run", str(NPSC / "norwegian-short-3s.mp3"), "-i", "1-2", "--batch-size", "0",
-                                      "--out", str(tmp_path / "s")])
+    result = CliRunner().invoke(
+        cli,
+        ["run", str(NPSC / "norwegian-short-3s.mp3"), "-i", "1-2", "--batch-size", "0", "--out", str(tmp_path / "s")],
+    )
     assert result.exit_code == 3 and "Batch size 0 is too small" in result.stderr
 
 
@@ -186,14 +204,21 @@ def test_batched_whisper_needs_the_vad():
         asr.Transcriber(device="cpu", batch_size=4, vad_filter=False)
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs and Linux")
-@pytest.mark.parametrize("omp, pin, expected", [(None, True, 1), ("1", False, 1), ("abc", False, None), (None, False, None)])
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs and Linux"
+)
+@pytest.mark.parametrize(
+    "omp, pin, expected", [(None, True, 1), ("1", False, 1), ("abc", False, None), (None, False, None)]
+)
 def test_cpu_threads_follow_the_cores_this_job_was_given(omp, pin, expected):
     """A cluster job pinned to some cores (Slurm, cgroups) must not start a thread per core of the node."""
     env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
     if omp is not None:
         env["OMP_NUM_THREADS"] = omp
-    code = ("import os\n" + ("os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n" if pin else "")
-            + "from transcribe.device import cpu_threads\nprint(cpu_threads())")
+    code = (
+        "import os\n"
+        + ("os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n" if pin else "")
+        + "from transcribe.device import cpu_threads\nprint(cpu_threads())"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert int(out) == (expected or len(os.sched_getaffinity(0)))

@@ -138,7 +138,7 @@ def test_one_voice_split_over_two_clusters_is_pointed_out(found):
         return max(heard, key=heard.get)
 
     assert len(result.alike) == 1
-    (a, b, similar), = result.alike
+    ((a, b, similar),) = result.alike
     assert 0.55 <= similar < 1 and mostly(a) == mostly(b) == "spk3080"
 
 
@@ -189,7 +189,7 @@ def test_campplus_puts_one_voice_closer_to_itself_than_to_another(voices):
     a, b = sorted(by_speaker, key=lambda s: -sum(e - s0 for s0, e in by_speaker[s]))[:2]
     clips = [by_speaker[a][0], by_speaker[a][-1], by_speaker[b][0]]
     # trim 0.3 s at each end so no neighbour's overlapping words get in
-    waveforms = [voices[int((s + 0.3) * 16000): int((e - 0.3) * 16000)] for s, e in clips]
+    waveforms = [voices[int((s + 0.3) * 16000) : int((e - 0.3) * 16000)] for s, e in clips]
     import torch
 
     with torch.inference_mode():
@@ -203,8 +203,12 @@ def test_a_speaker_heard_for_a_moment_is_dropped_and_the_rest_renumbered():
     from transcribe.diarize import _without_fleeting_speakers
     from transcribe.records import Turn
 
-    turns = (Turn(0.0, 5.0, "SPEAKER_00"), Turn(5.0, 5.4, "SPEAKER_01"), Turn(5.2, 5.6, "SPEAKER_01"),
-             Turn(6.0, 9.0, "SPEAKER_02"))
+    turns = (
+        Turn(0.0, 5.0, "SPEAKER_00"),
+        Turn(5.0, 5.4, "SPEAKER_01"),
+        Turn(5.2, 5.6, "SPEAKER_01"),
+        Turn(6.0, 9.0, "SPEAKER_02"),
+    )
     exclusive = (Turn(0.0, 5.0, "SPEAKER_00"), Turn(5.0, 5.6, "SPEAKER_01"), Turn(6.0, 9.0, "SPEAKER_02"))
     kept, kept_exclusive = _without_fleeting_speakers(turns, exclusive)
     assert kept == (Turn(0.0, 5.0, "SPEAKER_00"), Turn(6.0, 9.0, "SPEAKER_01"))
@@ -251,7 +255,9 @@ def test_a_pipeline_folder_missing_a_model_file_is_refused_by_name(tmp_path):
 
 
 def test_a_pipeline_folder_that_names_hub_models_is_refused(tmp_path):
-    folder = pipeline_folder(tmp_path, COMMUNITY_STYLE.replace("$model/embedding", "pyannote/wespeaker-voxceleb-resnet34-LM"))
+    folder = pipeline_folder(
+        tmp_path, COMMUNITY_STYLE.replace("$model/embedding", "pyannote/wespeaker-voxceleb-resnet34-LM")
+    )
     (folder / "segmentation").mkdir()
     (folder / "segmentation" / "pytorch_model.bin").write_bytes(b"weights")
     with pytest.raises(ModelError, match="wespeaker-voxceleb-resnet34-LM.*Nothing is downloaded"):
@@ -272,7 +278,9 @@ def test_a_vbx_pipeline_folder_without_plda_is_refused(tmp_path):
 
 
 def test_paths_in_a_31_style_config_resolve_relative_to_the_folder(tmp_path):
-    config = COMMUNITY_STYLE.replace("$model/segmentation", "weights/seg.bin").replace("$model/embedding", str(tmp_path / "emb"))
+    config = COMMUNITY_STYLE.replace("$model/segmentation", "weights/seg.bin").replace(
+        "$model/embedding", str(tmp_path / "emb")
+    )
     folder = pipeline_folder(tmp_path, config)
     (folder / "weights").mkdir()
     (folder / "weights" / "seg.bin").write_bytes(b"seg")

@@ -25,11 +25,16 @@ def test_speaker_count_error_is_found_minus_true():
 
 def test_attribution_takes_the_best_one_to_one_mapping():
     words = [
-        (0.0, 1.0, "s1"), (1.0, 2.0, "s1"), (2.0, 3.0, "s2"),  # A: two on s1, one on s2
-        (4.0, 5.0, "s2"), (5.0, 6.0, "s2"), (6.0, 7.0, "s2"),  # B: all on s2
+        (0.0, 1.0, "s1"),
+        (1.0, 2.0, "s1"),
+        (2.0, 3.0, "s2"),  # A: two on s1, one on s2
+        (4.0, 5.0, "s2"),
+        (5.0, 6.0, "s2"),
+        (6.0, 7.0, "s2"),  # B: all on s2
         (8.2, 8.6, "s1"),  # midpoint 8.4: A and B overlap -> not scored
         (9.2, 9.6, "s1"),  # midpoint 9.4: nobody speaks -> not scored
-        (10.0, 11.0, "s2"), (11.0, 12.0, "s3"),  # C: s2 is taken by B, so only s3 can be C
+        (10.0, 11.0, "s2"),
+        (11.0, 12.0, "s3"),  # C: s2 is taken by B, so only s3 can be C
     ]
     scored = evaluate.word_attribution(words, REFERENCE)
     # s1 -> A (2 words), s2 -> B (3 words), s3 -> C (1 word); 6 of 8 scored words right.
@@ -59,7 +64,9 @@ def test_word_error_rate_counts_substitutions_deletions_and_insertions():
     assert evaluate.word_errors("a b c d", "a d") == (2, 4)  # two deletions
     assert evaluate.wer("Vi møtes utenom gruppa.", "vi møtes UTENOM gruppa") == 0.0
     # the hyphen splits "gruppe-møte": mellom -> gruppe (S), gruppemøte -> møte (S)
-    assert evaluate.wer("Vi skiller mellom gruppemøte og privatmøte", "vi skiller gruppe-møte og privatmøte") == pytest.approx(2 / 6)
+    assert evaluate.wer(
+        "Vi skiller mellom gruppemøte og privatmøte", "vi skiller gruppe-møte og privatmøte"
+    ) == pytest.approx(2 / 6)
     assert evaluate.normalise_text("It's Anne-Lise's 'turn'") == ["it's", "anne", "lise's", "turn"]
 
 
@@ -73,8 +80,9 @@ def test_a_folder_is_read_with_its_sidecars(tmp_path):
     import numpy as np
 
     (tmp_path / "g1.wav").write_bytes(b"")  # not decoded here
-    (tmp_path / "g1.rttm").write_text("SPEAKER g1 1 0.000 4.000 <NA> <NA> A <NA> <NA>\n"
-                                      "SPEAKER g1 1 4.000 5.000 <NA> <NA> B <NA> <NA>\n")
+    (tmp_path / "g1.rttm").write_text(
+        "SPEAKER g1 1 0.000 4.000 <NA> <NA> A <NA> <NA>\nSPEAKER g1 1 4.000 5.000 <NA> <NA> B <NA> <NA>\n"
+    )
     (tmp_path / "g1.txt").write_text("hei på deg")
     (tmp_path / "g1.json").write_text(json.dumps({"language": "en"}))
     (tmp_path / "lonely.wav").write_bytes(b"")  # no ground truth: skipped
@@ -89,14 +97,27 @@ def test_the_grid_embeds_once_per_window_hop():
 
     from transcribe.diarize import DEFAULTS
 
-    ns = SimpleNamespace(step=[0.1, 0.2], exclude_overlap=None, method=None, threshold=[0.6, 0.7],
-                         min_cluster_size=None, min_duration_off=None, reseg_window=[0.0, 1.0], reseg_hop=None,
-                         reseg_min_change=None, reseg_iterations=None)
+    ns = SimpleNamespace(
+        step=[0.1, 0.2],
+        exclude_overlap=None,
+        method=None,
+        threshold=[0.6, 0.7],
+        min_cluster_size=None,
+        min_duration_off=None,
+        reseg_window=[0.0, 1.0],
+        reseg_hop=None,
+        reseg_min_change=None,
+        reseg_iterations=None,
+    )
     groups = evaluate.grid(ns)
     assert [built["segmentation_step"] for built, _ in groups] == [0.1, 0.2]
     # resegmentation acts after the embeddings too: swept inside each group
     assert [(inner["clustering_threshold"], inner["resegmentation_window"]) for inner in groups[0][1]] == [
-        (0.6, 0.0), (0.6, 1.0), (0.7, 0.0), (0.7, 1.0)]
+        (0.6, 0.0),
+        (0.6, 1.0),
+        (0.7, 0.0),
+        (0.7, 1.0),
+    ]
     assert groups[0][1][0]["clustering_min_cluster_size"] == DEFAULTS["clustering_min_cluster_size"]
     assert groups[0][1][0]["resegmentation_hop"] == DEFAULTS["resegmentation_hop"]
 

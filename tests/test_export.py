@@ -21,8 +21,16 @@ from transcribe.export import build_document, txt
 from transcribe.session import Session
 
 ALL = "txt,docx,csv,json,maxqda,nvivo,srt,vtt,qdpx,atlasti"
-TEXT_FILES = ["gruppe1.txt", "gruppe1.csv", "gruppe1.json", "gruppe1.maxqda.txt", "gruppe1.nvivo.txt", "gruppe1.srt", "gruppe1.vtt",
-              "gruppe1.atlasti.vtt"]
+TEXT_FILES = [
+    "gruppe1.txt",
+    "gruppe1.csv",
+    "gruppe1.json",
+    "gruppe1.maxqda.txt",
+    "gruppe1.nvivo.txt",
+    "gruppe1.srt",
+    "gruppe1.vtt",
+    "gruppe1.atlasti.vtt",
+]
 
 
 def export(*args):
@@ -92,8 +100,14 @@ def test_csv_has_one_row_per_line_with_the_turns_label_and_times(exported):
     assert data.startswith(b"\xef\xbb\xbf")  # so Excel reads UTF-8 (æøå)
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert len(rows) == 9
-    assert rows[3] == {"line": "4", "label": "2", "text": "Her snakker vi om problemer og ting som er taushetsbelagt. Ute gjør vi ikke det,",
-                       "turn_start": "10.200", "turn_end": "24.850", "turn": "3"}
+    assert rows[3] == {
+        "line": "4",
+        "label": "2",
+        "text": "Her snakker vi om problemer og ting som er taushetsbelagt. Ute gjør vi ikke det,",
+        "turn_start": "10.200",
+        "turn_end": "24.850",
+        "turn": "3",
+    }
     assert [row["label"] for row in rows] == ["M", "1", "2", "2", "2", "M", "O1", "1", "1"]
 
 
@@ -101,7 +115,14 @@ def test_json_keeps_its_stable_format(exported):
     data = json.loads((exported / "gruppe1.json").read_text(encoding="utf-8"))
     assert data["format"] == "transcribe.transcript/1"
     assert [u["label"] for u in data["utterances"]] == ["M", 1, 2, "M", "O1", 1]
-    assert [(u["first_line"], u["last_line"]) for u in data["utterances"]] == [(1, 1), (2, 2), (3, 5), (6, 6), (7, 7), (8, 9)]
+    assert [(u["first_line"], u["last_line"]) for u in data["utterances"]] == [
+        (1, 1),
+        (2, 2),
+        (3, 5),
+        (6, 6),
+        (7, 7),
+        (8, 9),
+    ]
 
 
 def test_srt_and_vtt_time_each_line_by_its_words(exported):
@@ -186,8 +207,12 @@ def test_a_moderator_label_that_reads_as_something_else_is_refused(folder, label
 def test_continue_from_numbers_on_after_the_other_sessions_last_line(tmp_path):
     save_session(tmp_path / "gruppe1")
     assert export(tmp_path / "gruppe1", "--formats", "txt", "--start-line", "74").exit_code == 0  # lines 74–82
-    save_session(tmp_path / "gruppe2", name="gruppe2", informants=(4, 5, 6),
-                 speaker_map={"SPEAKER_00": "M", "SPEAKER_02": 4, "SPEAKER_01": 5, "SPEAKER_03": "O1"})
+    save_session(
+        tmp_path / "gruppe2",
+        name="gruppe2",
+        informants=(4, 5, 6),
+        speaker_map={"SPEAKER_00": "M", "SPEAKER_02": 4, "SPEAKER_01": 5, "SPEAKER_03": "O1"},
+    )
     result = export(tmp_path / "gruppe2", "--formats", "txt,csv", "--continue-from", tmp_path / "gruppe1")
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO((tmp_path / "gruppe2" / "gruppe2.csv").read_text(encoding="utf-8-sig"))))

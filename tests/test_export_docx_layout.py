@@ -20,10 +20,31 @@ from transcribe.export import build_document, docx, txt
 
 TOOLS = ("soffice", "pdftotext", "pdffonts")
 # Long words fill each line; one short word of the exact length left makes it exactly --width long.
-LONG = ["selvhjelpsgruppemøtene", "taushetsbelagt", "arbeidsmiljøutfordringer", "følelsesmessig",
-        "likemannsarbeidet", "førstegangsdeltakerne", "brukermedvirkning", "gjennomgående", "ærlighet"]
-SHORT = {1: "å", 2: "og", 3: "får", 4: "møte", 5: "gjøre", 6: "følger", 7: "således", 8: "særskilt",
-         9: "hverandre", 10: "gruppemøte", 11: "erfaringene", 12: "fellesskapet"}
+LONG = [
+    "selvhjelpsgruppemøtene",
+    "taushetsbelagt",
+    "arbeidsmiljøutfordringer",
+    "følelsesmessig",
+    "likemannsarbeidet",
+    "førstegangsdeltakerne",
+    "brukermedvirkning",
+    "gjennomgående",
+    "ærlighet",
+]
+SHORT = {
+    1: "å",
+    2: "og",
+    3: "får",
+    4: "møte",
+    5: "gjøre",
+    6: "følger",
+    7: "således",
+    8: "særskilt",
+    9: "hverandre",
+    10: "gruppemøte",
+    11: "erfaringene",
+    12: "fellesskapet",
+}
 SPEAKERS = ("SPEAKER_00", "SPEAKER_01", "SPEAKER_02")
 LABELS = {"SPEAKER_00": "M", "SPEAKER_01": 1, "SPEAKER_02": 12}
 
@@ -62,7 +83,7 @@ def drawn_table(pdf_text: str, headings: tuple[str, ...]) -> tuple[list[tuple[st
     pages = [lines for lines in pages if lines]
     first_page = [" ".join(line.split()) for line in pages[0]]
     assert " ".join(headings) in first_page, "the header row is not one line:\n" + "\n".join(pages[0][:8])
-    pages[0] = pages[0][first_page.index(" ".join(headings)):]
+    pages[0] = pages[0][first_page.index(" ".join(headings)) :]
     rows = []
     for lines in pages:
         assert " ".join(lines[0].split()) == " ".join(headings), f"a page starts with {lines[0]!r}, not the header"
@@ -94,14 +115,21 @@ def drawn(tmp_path_factory):
         documents[(width, timestamps)] = (document, path.with_suffix(".pdf"))
         files.append(path.name)
     profile = (folder / "profile").as_uri()
-    subprocess.run(["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf", *files],
-                   cwd=folder, check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf", *files],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     drawn = {}
     for case, (document, pdf) in documents.items():
         fonts = subprocess.run(["pdffonts", str(pdf)], check=True, capture_output=True, text=True).stdout
         assert {"LiberationMono", "LiberationMono-Bold"} == set(re.findall(r"\+(\S+)", fonts)), fonts
-        drawn[case] = (document, subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
-                                                capture_output=True, text=True).stdout)
+        drawn[case] = (
+            document,
+            subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout,
+        )
     return drawn
 
 
@@ -114,10 +142,19 @@ def test_every_numbered_line_is_one_visual_line(drawn, width, timestamps):
     assert len(rows) > 60 and pages >= 2
 
 
-@pytest.mark.parametrize("width,timestamps,landscape,size", [
-    (40, False, False, 10.0), (50, False, False, 10.0), (51, False, True, 10.0), (80, False, True, 10.0),
-    (80, True, True, 10.0), (100, False, True, 9.0), (141, False, True, 7.0), (129, True, True, 7.0),
-])
+@pytest.mark.parametrize(
+    "width,timestamps,landscape,size",
+    [
+        (40, False, False, 10.0),
+        (50, False, False, 10.0),
+        (51, False, True, 10.0),
+        (80, False, True, 10.0),
+        (80, True, True, 10.0),
+        (100, False, True, 9.0),
+        (141, False, True, 7.0),
+        (129, True, True, 7.0),
+    ],
+)
 def test_the_page_and_font_follow_the_width(width, timestamps, landscape, size):
     page = docx.layout(build_document(long_word_session(width, 2), timestamps=timestamps))
     assert (page.landscape, page.size) == (landscape, size)

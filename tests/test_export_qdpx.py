@@ -81,7 +81,7 @@ def numbered_rows(text: str) -> dict[int, tuple[str, str, str]]:
     lines = text.split("\n")
     header = next(index for index, line in enumerate(lines) if line.startswith("Informant nr."))
     number_at, text_at = lines[header].index("Linjenr."), lines[header].index("Tekstlinjer")
-    rows = [row for row in lines[header + 1:] if row]
+    rows = [row for row in lines[header + 1 :] if row]
     return {int(row[number_at:text_at]): (row, row[:number_at].strip(), row[text_at:]) for row in rows}
 
 
@@ -97,7 +97,7 @@ def test_each_turn_is_one_selection_over_exactly_its_rows_coded_with_its_speaker
     assert sum(last - first + 1 for first, last in ranges.values()) == len(rows)
     for turn, selection in enumerate(selections):
         first, last = ranges[turn]
-        chosen = text[int(selection.get("startPosition")):int(selection.get("endPosition"))]
+        chosen = text[int(selection.get("startPosition")) : int(selection.get("endPosition"))]
         assert chosen.split("\n") == [rows[number][0] for number in range(first, last + 1)]
         label = str(session.speaker_map[session.utterances[turn].speaker])
         assert [rows[number][1] for number in range(first, last + 1)] == [label] + [""] * (last - first)
@@ -114,11 +114,17 @@ def test_codes_are_the_speaker_labels_and_informants_are_cases_of_their_group(fo
     codes = {code.get("guid"): code for code in project.iterfind("q:CodeBook/q:Codes/q:Code", NS)}
     assert [code.get("name") for code in codes.values()] == ["M", "1", "2", "O1"]
     assert [code.find("q:Description", NS).text for code in codes.values()] == [
-        "Moderator M (gruppe1)", "Informant 1 (gruppe1)", "Informant 2 (gruppe1)", "Observatør O1 (gruppe1)"]
+        "Moderator M (gruppe1)",
+        "Informant 1 (gruppe1)",
+        "Informant 2 (gruppe1)",
+        "Observatør O1 (gruppe1)",
+    ]
     (variable,) = project.findall("q:Variables/q:Variable", NS)
     assert (variable.get("name"), variable.get("typeOfVariable")) == ("Gruppe", "Text")
-    coded = {selection.get("guid"): codes[selection.find("q:Coding/q:CodeRef", NS).get("targetGUID")].get("name")
-             for selection in project.iterfind(".//q:PlainTextSelection", NS)}
+    coded = {
+        selection.get("guid"): codes[selection.find("q:Coding/q:CodeRef", NS).get("targetGUID")].get("name")
+        for selection in project.iterfind(".//q:PlainTextSelection", NS)
+    }
     cases = project.findall("q:Cases/q:Case", NS)
     assert [case.get("name") for case in cases] == ["1", "2", "3"]  # the group's informants; 3 never speaks
     for case in cases:
@@ -128,7 +134,8 @@ def test_codes_are_the_speaker_labels_and_informants_are_cases_of_their_group(fo
         selections = [ref.get("targetGUID") for ref in case.findall("q:SelectionRef", NS)]
         assert selections == [guid for guid, name in coded.items() if name == case.get("name")]
         assert [codes[ref.get("targetGUID")].get("name") for ref in case.findall("q:CodeRef", NS)] == (
-            [case.get("name")] if selections else [])
+            [case.get("name")] if selections else []
+        )
     assert len([name for name in coded.values() if name == "1"]) == 2
 
 

@@ -95,7 +95,8 @@ def test_python_docx_reads_the_table_and_the_layout_back(exported, document):
     word = docx.Document(str(exported / "gruppe1.docx"))
     (table,) = word.tables
     assert [tuple(cell.text for cell in row.cells) for row in table.rows[1:]] == [
-        (line.label, str(line.number), line.text) for line in document.lines]
+        (line.label, str(line.number), line.text) for line in document.lines
+    ]
     section = word.sections[0]
     assert section.page_width > section.page_height  # landscape at --width 80
     normal = word.styles["Normal"]
@@ -116,7 +117,7 @@ def read_maxqda(text: str) -> tuple[list[str], list[tuple[str, str, float]]]:
             assert not contributions, f"text without a speaker after the preamble: {paragraph!r}"
             preamble.append(paragraph)
             continue
-        speaker, speech = paragraph[:colon], paragraph[colon + 1:].strip()
+        speaker, speech = paragraph[:colon], paragraph[colon + 1 :].strip()
         stamps = re.findall(r"#(\d\d:\d\d:\d\d-\d)#", speech)
         assert len(stamps) == 1, paragraph
         contributions.append((speaker, re.sub(r"\s*#[^#]+#", "", speech), seconds(stamps[0])))

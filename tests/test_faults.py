@@ -65,8 +65,9 @@ class Process:
     """A ``transcribe`` subprocess whose stderr is read as it comes, so a kill can wait for a stage."""
 
     def __init__(self, *args):
-        self.popen = subprocess.Popen(cli(*args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE, env=ENV)
+        self.popen = subprocess.Popen(
+            cli(*args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV
+        )
         self.started = time.monotonic()
         self.stderr = ""
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -110,8 +111,15 @@ def stage(folder: Path) -> int:
     if not Session.exists(folder):
         return NOTHING
     session = Session.load(folder)
-    return (EXPORTED if session.exports else TRANSCRIBED if session.transcription
-            else DIARIZED if session.diarization else STARTED)
+    return (
+        EXPORTED
+        if session.exports
+        else TRANSCRIBED
+        if session.transcription
+        else DIARIZED
+        if session.diarization
+        else STARTED
+    )
 
 
 @pytest.mark.slow
@@ -141,8 +149,13 @@ def test_run_killed_at_random_points_resumes_and_never_leaves_a_half_export(tmp_
         assert sha256(recording) == intake
 
     # (anchor, longest delay, the stage it kills inside: skipped once the session is past it)
-    plan = [("start", 2.5, STARTED)] * 3 + [("started", 2.0, DIARIZED)] * 2 + [("diarizing", 2.0, DIARIZED)] * 2 \
-        + [("diarized", 1.5, TRANSCRIBED)] * 2 + [("transcribed", 0.3, EXPORTED)]
+    plan = (
+        [("start", 2.5, STARTED)] * 3
+        + [("started", 2.0, DIARIZED)] * 2
+        + [("diarizing", 2.0, DIARIZED)] * 2
+        + [("diarized", 1.5, TRANSCRIBED)] * 2
+        + [("transcribed", 0.3, EXPORTED)]
+    )
     anchors = {
         "start": lambda: True,  # imports, device, decoding, the first save
         "started": lambda: stage(folder) >= STARTED,  # loading torch and pyannote
@@ -200,8 +213,10 @@ def session_over(recordings: list[Path], folder: Path, exported: bool) -> Sessio
     """The hand-made session (tests/sessions.py) over real recordings, its speech stages marked as made
     with the default settings so that 'transcribe run -i 1-3' reuses them and runs no model."""
     session = sessions.make_session()
-    session.sources = [Source(str(p.resolve()), p.name, sha256(p), p.stat().st_size, 10.0 * i, 10.0, "pcm_s16le", 16000, 1)
-                       for i, p in enumerate(recordings)]
+    session.sources = [
+        Source(str(p.resolve()), p.name, sha256(p), p.stat().st_size, 10.0 * i, 10.0, "pcm_s16le", 16000, 1)
+        for i, p in enumerate(recordings)
+    ]
     options = RunOptions(informants=session.informants)
     session.diarization = replace(session.diarization, settings={"request": diarization_request(options)})
     session.transcription = replace(session.transcription, settings={"request": transcription_request(options)})
@@ -225,7 +240,9 @@ def check_purge(folder: Path, recordings: list[Path], intake: dict[str, str]) ->
         return
     assert session.exports and session.utterances is not None
     for record in session.exports:
-        assert sha256(folder / record.file) == record.sha256, f"audio purged without the {record.format} export verified"
+        assert sha256(folder / record.file) == record.sha256, (
+            f"audio purged without the {record.format} export verified"
+        )
     purged = (session.purge or {}).get("state") == "complete"
     journaled = {row["file"]: row["status"] for row in journal["files"]} if journal else {}
     for path in touched:
@@ -277,7 +294,11 @@ def test_purge_killed_at_random_points_never_destroys_before_the_exports_are_ver
             if rng.random() < 0.5:
                 anchor, ready, delay = "start", (lambda: True), rng.uniform(0, whole * 1.5)
             else:
-                anchor, ready, delay = "journal", (lambda: (folder / purge_stage.JOURNAL).exists()), rng.uniform(0, destroying)
+                anchor, ready, delay = (
+                    "journal",
+                    (lambda: (folder / purge_stage.JOURNAL).exists()),
+                    rng.uniform(0, destroying),
+                )
             if process.kill_after(ready, delay):
                 kills.append((anchor, round(delay, 3), sum(not p.exists() for p in recordings)))
             check_purge(folder, recordings, intake)
@@ -307,11 +328,16 @@ def test_a_second_process_on_the_same_folder_is_refused_and_changes_nothing(tmp_
     while "This cannot be undone" not in first.stderr:
         assert first.popen.poll() is None and time.monotonic() < deadline, first.stderr
         time.sleep(0.01)
-    for args in (("export", folder, "--formats", "txt,docx"), ("purge", folder, "--yes"),
-                 ("run", *recordings, "-i", "1-3", "--out", folder)):
+    for args in (
+        ("export", folder, "--formats", "txt,docx"),
+        ("purge", folder, "--yes"),
+        ("run", *recordings, "-i", "1-3", "--out", folder),
+    ):
         second = complete(*args, code=5)
-        assert second.stderr.strip() == (f"Error: Another transcribe process (pid {first.popen.pid}) is working on {folder}. "
-                                         "Wait for it to finish, then run again.")
+        assert second.stderr.strip() == (
+            f"Error: Another transcribe process (pid {first.popen.pid}) is working on {folder}. "
+            "Wait for it to finish, then run again."
+        )
     first.popen.stdin.write(b"n\n")
     first.popen.stdin.close()
     assert first.popen.wait(timeout=60) == 6

@@ -15,11 +15,11 @@ from transcribe.cli import cli
 from transcribe.errors import InputError
 from transcribe.matrix import build_matrix, format_lines, read_codes, render_csv, write_matrix
 
-CODES = '''# coding of gruppe 1
+CODES = """# coding of gruppe 1
 "Støtte" = [75, "77-79"]
 Trygghet = ["81-83", 99]
 "Observasjon" = [84]
-'''
+"""
 
 
 @pytest.fixture
@@ -55,7 +55,10 @@ def test_cells_hold_each_informants_lines(codes_file):
 def test_lines_no_informant_spoke_are_reported_not_dropped(codes_file):
     matrix = build_matrix(make_session(), read_codes(codes_file))
     assert [(u.code, u.lines, u.label) for u in matrix.unplaced] == [
-        ("Trygghet", (82,), "M"), ("Trygghet", (99,), None), ("Observasjon", (84,), "O1")]
+        ("Trygghet", (82,), "M"),
+        ("Trygghet", (99,), None),
+        ("Observasjon", (84,), "O1"),
+    ]
     messages = [u.message for u in matrix.unplaced]
     assert messages == [
         "Code 'Trygghet': line 82 is spoken by the moderator (M); not in the matrix.",
@@ -67,10 +70,7 @@ def test_lines_no_informant_spoke_are_reported_not_dropped(codes_file):
 def test_csv_exact(codes_file):
     matrix = build_matrix(make_session(), read_codes(codes_file))
     assert render_csv(matrix) == (
-        "\ufeffInformant,Støtte,Trygghet,Observasjon\r\n"
-        "1,79,81,\r\n"
-        "2,,,\r\n"
-        '3,"75, 77-78",83,\r\n'
+        '\ufeffInformant,Støtte,Trygghet,Observasjon\r\n1,79,81,\r\n2,,,\r\n3,"75, 77-78",83,\r\n'
     )
 
 
@@ -95,13 +95,16 @@ def test_docx_table_and_warnings(folder, codes_file):
     assert "line 99 is outside the transcript" in text and "observer O1" in text
 
 
-@pytest.mark.parametrize("content, line, words", [
-    ('"Støtte" = [75]\n"Trygghet" [1]\n', 2, "not valid TOML"),
-    ('"Støtte" = [75]\n"Trygghet" = ["80-78"]\n', 2, "a range goes upwards"),
-    ('\n"Støtte" = "75"\n', 2, "not a list"),
-    ('"Støtte" = [75, "sju"]\n', 1, "neither a line number nor a range"),
-    ('"Støtte" = [0]\n', 1, "neither a line number nor a range"),
-])
+@pytest.mark.parametrize(
+    "content, line, words",
+    [
+        ('"Støtte" = [75]\n"Trygghet" [1]\n', 2, "not valid TOML"),
+        ('"Støtte" = [75]\n"Trygghet" = ["80-78"]\n', 2, "a range goes upwards"),
+        ('\n"Støtte" = "75"\n', 2, "not a list"),
+        ('"Støtte" = [75, "sju"]\n', 1, "neither a line number nor a range"),
+        ('"Støtte" = [0]\n', 1, "neither a line number nor a range"),
+    ],
+)
 def test_bad_codes_file_names_file_and_line(tmp_path, content, line, words):
     path = tmp_path / "koder.toml"
     path.write_text(content, encoding="utf-8")
@@ -124,9 +127,15 @@ def test_cli_matrix_json(folder, codes_file):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["codes"] == ["Støtte", "Trygghet", "Observasjon"]
-    assert data["informants"][2] == {"informant": 3, "codes": {"Støtte": [75, 77, 78], "Trygghet": [83], "Observasjon": []}}
+    assert data["informants"][2] == {
+        "informant": 3,
+        "codes": {"Støtte": [75, 77, 78], "Trygghet": [83], "Observasjon": []},
+    }
     assert [(w["code"], w["lines"], w["label"]) for w in data["warnings"]] == [
-        ("Trygghet", [82], "M"), ("Trygghet", [99], None), ("Observasjon", [84], "O1")]
+        ("Trygghet", [82], "M"),
+        ("Trygghet", [99], None),
+        ("Observasjon", [84], "O1"),
+    ]
     assert data["files"] == [str(folder / "report" / "matrix.csv"), str(folder / "report" / "matrix.docx")]
 
 

@@ -46,8 +46,15 @@ def make_folder(root: Path, name: str, role: str = "asr", repo: str = "NbAiLab/n
         (folder / "config.yaml").write_text("pipeline:\n  name: pyannote.audio.pipelines.SpeakerDiarization\n")
         (folder / "segmentation").mkdir()
         (folder / "segmentation" / "pytorch_model.bin").write_bytes(os.urandom(512))
-    models.write_manifest(folder, name=name, role=role, repo=repo, revision=REVISION,
-                          url=f"https://huggingface.co/{repo}/tree/{REVISION}", licence="Apache-2.0")
+    models.write_manifest(
+        folder,
+        name=name,
+        role=role,
+        repo=repo,
+        revision=REVISION,
+        url=f"https://huggingface.co/{repo}/tree/{REVISION}",
+        licence="Apache-2.0",
+    )
     return folder
 
 
@@ -88,7 +95,9 @@ print(sorted(name for name in sys.modules if name.startswith("transcribe.")))
     assert "transcribe.fetch" not in loaded
 
 
-def test_a_name_is_found_in_the_models_directory_given_by_option_environment_or_working_directory(tmp_path, monkeypatch):
+def test_a_name_is_found_in_the_models_directory_given_by_option_environment_or_working_directory(
+    tmp_path, monkeypatch
+):
     root = tmp_path / "models"
     folder = make_folder(root, "nb-whisper-large")
     assert models.resolve("nb-whisper-large", "asr", root) == folder
@@ -107,7 +116,9 @@ def test_a_name_is_found_in_the_models_directory_given_by_option_environment_or_
 def test_unknown_names_and_the_wrong_role_are_refused_with_what_to_do(tmp_path):
     root = tmp_path / "models"
     make_folder(root, "nb-whisper-large")
-    make_folder(root, "speaker-diarization-community-1", role="diarization", repo="pyannote/speaker-diarization-community-1")
+    make_folder(
+        root, "speaker-diarization-community-1", role="diarization", repo="pyannote/speaker-diarization-community-1"
+    )
     with pytest.raises(ModelError) as error:
         models.resolve("nb-whisper-medium", "asr", root)
     message = str(error.value)
@@ -116,8 +127,19 @@ def test_unknown_names_and_the_wrong_role_are_refused_with_what_to_do(tmp_path):
     with pytest.raises(ModelError, match="holds a model for diarization.*--diarization-model"):
         models.asr_model("speaker-diarization-community-1", root)
 
-    result = CliRunner().invoke(cli, ["run", str(tmp_path / "gruppe1.m4a"), "-i", "1-6",
-                                      "--asr-model", "nb-whisper-medium", "--models-dir", str(root)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(tmp_path / "gruppe1.m4a"),
+            "-i",
+            "1-6",
+            "--asr-model",
+            "nb-whisper-medium",
+            "--models-dir",
+            str(root),
+        ],
+    )
     assert result.exit_code == 4 and "There is no model named 'nb-whisper-medium'" in result.output
 
 
@@ -172,7 +194,9 @@ def test_a_manifest_that_reaches_outside_its_folder_is_refused(tmp_path):
 def test_models_list_shows_defaults_and_every_folder_with_its_state(tmp_path):
     root = tmp_path / "models"
     make_folder(root, "nb-whisper-large")
-    make_folder(root, "speaker-diarization-community-1", role="diarization", repo="pyannote/speaker-diarization-community-1")
+    make_folder(
+        root, "speaker-diarization-community-1", role="diarization", repo="pyannote/speaker-diarization-community-1"
+    )
     short = make_folder(root, "whisper-large-v3", repo="Systran/faster-whisper-large-v3")
     with open(short / "model.bin", "ab") as handle:
         handle.write(b"extra")
@@ -191,7 +215,10 @@ def test_models_list_shows_defaults_and_every_folder_with_its_state(tmp_path):
     assert list(rows) == ["copied-by-hand", "nb-whisper-large", "speaker-diarization-community-1", "whisper-large-v3"]
     assert rows["nb-whisper-large"]["status"] == "ok" and rows["nb-whisper-large"]["licence"] == "Apache-2.0"
     assert rows["speaker-diarization-community-1"]["role"] == "diarization"
-    assert rows["whisper-large-v3"]["status"] == "damaged" and "model.bin has 4,101 bytes" in rows["whisper-large-v3"]["detail"]
+    assert (
+        rows["whisper-large-v3"]["status"] == "damaged"
+        and "model.bin has 4,101 bytes" in rows["whisper-large-v3"]["detail"]
+    )
     assert (rows["copied-by-hand"]["status"], rows["copied-by-hand"]["role"]) == ("unverified", "asr")
 
     text = CliRunner().invoke(cli, ["models", "list", "--models-dir", str(root)]).output
@@ -208,13 +235,19 @@ def test_transcripts_record_model_revision_language_and_tool_version(tmp_path):
     assert any(f"ASR NbAiLab/nb-whisper-large@{REVISION[:12]} (sha256 abababababab)" in line for line in header)
     assert any("transcribe " in line for line in header)
     exported = json.loads((tmp_path / "gruppe1.json").read_text())["session"]
-    assert exported["models"][0] == {"role": "asr", "name": "NbAiLab/nb-whisper-large", "sha256": "ab" * 32, "revision": REVISION}
+    assert exported["models"][0] == {
+        "role": "asr",
+        "name": "NbAiLab/nb-whisper-large",
+        "sha256": "ab" * 32,
+        "revision": REVISION,
+    }
     assert exported["language"] == "no" and exported["tool_version"]
     assert Session.load(tmp_path).transcription.model == asr
 
 
 def test_the_fetch_command_without_a_name_lists_the_catalogue():
-    done = subprocess.run([sys.executable, "-m", "transcribe.cli", "models", "fetch"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "transcribe.cli", "models", "fetch"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "nb-whisper-large" in done.stdout and "speaker-diarization-community-1" in done.stdout

@@ -30,11 +30,17 @@ NB_TINY = {
     "ggml-model.bin": os.urandom(2048),
     "onnx/encoder_model.onnx": os.urandom(1024),
 }
-EXPECTED = {"config.json": "ct2/config.json", "model.bin": "ct2/model.bin", "vocabulary.json": "ct2/vocabulary.json",
-            "tokenizer.json": "tokenizer.json", "preprocessor_config.json": "preprocessor_config.json", "README.md": "README.md"}
+EXPECTED = {
+    "config.json": "ct2/config.json",
+    "model.bin": "ct2/model.bin",
+    "vocabulary.json": "ct2/vocabulary.json",
+    "tokenizer.json": "tokenizer.json",
+    "preprocessor_config.json": "preprocessor_config.json",
+    "README.md": "README.md",
+}
 COMMUNITY = {
     "config.yaml": b"version: 4.0.0\npipeline:\n  name: pyannote.audio.pipelines.SpeakerDiarization\n  params:\n"
-                   b"    segmentation: $model/segmentation\n    embedding: $model/embedding\n    plda: $model/plda\n",
+    b"    segmentation: $model/segmentation\n    embedding: $model/embedding\n    plda: $model/plda\n",
     "segmentation/pytorch_model.bin": os.urandom(8192),
     "embedding/pytorch_model.bin": os.urandom(16384),
     "plda/plda.npz": os.urandom(512),
@@ -155,7 +161,11 @@ def test_a_gated_repository_needs_a_token_that_has_accepted_its_conditions(hub_e
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert files == sorted([*(name for name in COMMUNITY if name != ".gitattributes"), models.MANIFEST])
     manifest = models.check_folder(folder)
-    assert (manifest["role"], manifest["licence"], manifest["source"]["revision"]) == ("diarization", "CC-BY-4.0", repo.sha)
+    assert (manifest["role"], manifest["licence"], manifest["source"]["revision"]) == (
+        "diarization",
+        "CC-BY-4.0",
+        repo.sha,
+    )
     assert all(auth == f"Bearer {TOKEN}" for _, path, auth in hub.requests[-2:])
     pipeline = models.diarization_pipeline(folder)  # what a run builds it from: every part names the commit
     assert {info.role for info in pipeline.models} == {"diarization", "segmentation", "embedding", "plda"}
@@ -200,13 +210,22 @@ def test_unknown_names_existing_folders_and_an_unreachable_hub_are_refused(hub_e
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     unreachable = fetch("nb-whisper-tiny", "--to", str(target), endpoint=closed)
-    assert unreachable.exit_code == 4 and "Cannot reach" in unreachable.output and "networked machine" in unreachable.output
+    assert (
+        unreachable.exit_code == 4
+        and "Cannot reach" in unreachable.output
+        and "networked machine" in unreachable.output
+    )
 
 
 def test_the_catalogue_is_printed_without_a_name():
     result = CliRunner().invoke(cli, ["models", "fetch"])
     assert result.exit_code == 0
-    for name in ("nb-whisper-large", "nb-whisper-tiny-verbatim", "whisper-large-v3-turbo", "speaker-diarization-community-1"):
+    for name in (
+        "nb-whisper-large",
+        "nb-whisper-tiny-verbatim",
+        "whisper-large-v3-turbo",
+        "speaker-diarization-community-1",
+    ):
         assert name in result.output
     assert "6.6 %" in result.output and "10.4 %" in result.output
 
@@ -224,7 +243,11 @@ def test_converting_without_transformers_says_what_to_install_and_keeps_the_down
     assert result.exit_code == 4 and "pip install transformers" in result.output
     kept = target / ".nb-whisper-tiny.partial" / "download"  # a second run resumes from here
     assert sorted(p.name for p in kept.iterdir() if p.is_file()) == [
-        "config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json"]
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "tokenizer.json",
+    ]
 
 
 def test_quantization_converts_transformers_weights_with_ctranslate2(hub_env, tmp_path):
@@ -233,10 +256,20 @@ def test_quantization_converts_transformers_weights_with_ctranslate2(hub_env, tm
     transformers = pytest.importorskip("transformers")
     from faster_whisper import WhisperModel
 
-    tokenizer = transformers.WhisperTokenizerFast(tokenizer_file=str(Path(models.embedded_whisper_base().path) / "tokenizer.json"))
-    config = transformers.WhisperConfig(vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1,
-                                        encoder_attention_heads=2, decoder_attention_heads=2,
-                                        encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80)
+    tokenizer = transformers.WhisperTokenizerFast(
+        tokenizer_file=str(Path(models.embedded_whisper_base().path) / "tokenizer.json")
+    )
+    config = transformers.WhisperConfig(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        num_mel_bins=80,
+    )
     source = tmp_path / "tiny-whisper"
     transformers.WhisperForConditionalGeneration(config).save_pretrained(source)
     tokenizer.save_pretrained(source)
@@ -251,7 +284,10 @@ def test_quantization_converts_transformers_weights_with_ctranslate2(hub_env, tm
     manifest = models.check_folder(folder)
     assert manifest["conversion"]["quantization"] == "int8" and manifest["source"]["revision"] == repo.sha
     assert {"model.bin", "config.json", "tokenizer.json", "preprocessor_config.json", "vocabulary.json"} <= {
-        entry["path"] for entry in manifest["files"]}
+        entry["path"] for entry in manifest["files"]
+    }
     info = models.asr_model(folder)
     assert info.name == "NbAiLab/nb-whisper-tiny (converted to CTranslate2 int8)" and info.revision == repo.sha
-    WhisperModel(info.path, device="cpu", compute_type="int8", local_files_only=True)  # loads: a valid CTranslate2 Whisper
+    WhisperModel(
+        info.path, device="cpu", compute_type="int8", local_files_only=True
+    )  # loads: a valid CTranslate2 Whisper

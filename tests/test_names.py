@@ -25,7 +25,9 @@ def names_file(tmp_path, text):
 
 def said(text):
     tokens = text.split()
-    return Utterance("S0", 0.0, float(len(tokens)), tuple(Word(float(i), i + 0.9, t, 0.9) for i, t in enumerate(tokens)))
+    return Utterance(
+        "S0", 0.0, float(len(tokens)), tuple(Word(float(i), i + 0.9, t, 0.9) for i, t in enumerate(tokens))
+    )
 
 
 def replaced(tmp_path, names, text):
@@ -33,18 +35,21 @@ def replaced(tmp_path, names, text):
     return utterance.text, count
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Kari sa det.", "[informant 3] sa det."),
-    ("det sa kari også", "det sa [informant 3] også"),
-    ("KARI!", "[informant 3]!"),
-    ("Karis mann", "[informant 3]s mann"),
-    ("Kari's mann", "[informant 3]'s mann"),
-    ("Kari’s mann", "[informant 3]’s mann"),
-    ("Kari-s mann", "[informant 3]-s mann"),
-    ("«Kari», sa hun", "«[informant 3]», sa hun"),
-    ("(Kari)", "([informant 3])"),
-    ("Karianne og Kari-Anne og Karin", "Karianne og Kari-Anne og Karin"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Kari sa det.", "[informant 3] sa det."),
+        ("det sa kari også", "det sa [informant 3] også"),
+        ("KARI!", "[informant 3]!"),
+        ("Karis mann", "[informant 3]s mann"),
+        ("Kari's mann", "[informant 3]'s mann"),
+        ("Kari’s mann", "[informant 3]’s mann"),
+        ("Kari-s mann", "[informant 3]-s mann"),
+        ("«Kari», sa hun", "«[informant 3]», sa hun"),
+        ("(Kari)", "([informant 3])"),
+        ("Karianne og Kari-Anne og Karin", "Karianne og Kari-Anne og Karin"),
+    ],
+)
 def test_a_name_is_matched_on_whole_words_with_norwegian_possessives(tmp_path, text, expected):
     assert replaced(tmp_path, "Kari = 3\n", text)[0] == expected
 
@@ -67,7 +72,7 @@ def test_a_names_file_is_checked(tmp_path):
         ("Kari = true\n", "Kari = true is not a replacement"),
         ("Kari = 0\n", "Kari = 0 is not a replacement"),
         ('Kari = ""\n', 'Kari = "" is not a replacement'),
-        ('Kari = 3\nkari = 4\n', "'kari' is listed twice"),
+        ("Kari = 3\nkari = 4\n", "'kari' is listed twice"),
         ('"123" = 3\n', "'123' is not a name"),
         ("Kari 3\n", "not valid TOML"),
     ]:
@@ -80,7 +85,9 @@ def test_line_numbers_do_not_change_when_names_are_replaced(tmp_path):
     session = make_session()
     plain = build_document(session)
     document = build_document(session, names=load_names(names_file(tmp_path, 'Kari = 3\n"Ole Hansen" = "[navn]"\n')))
-    assert [(line.number, line.label, line.turn) for line in document.lines] == [(p.number, p.label, p.turn) for p in plain.lines]
+    assert [(line.number, line.label, line.turn) for line in document.lines] == [
+        (p.number, p.label, p.turn) for p in plain.lines
+    ]
     assert document.ranges == plain.ranges
     assert document.replacements == 3
     assert document.lines[4].text == "og [informant 3]s mann vet ingenting."
@@ -95,8 +102,11 @@ def test_every_export_is_pseudonymised_and_session_json_keeps_no_names(tmp_path)
     assert result.exit_code == 0, result.output
     assert "Names replaced: 3" in result.output
     for path in folder.glob("gruppe1.*"):
-        text = "\n".join(c.text for t in docx.Document(str(path)).tables for r in t.rows for c in r.cells) \
-            if path.suffix == ".docx" else path.read_text(encoding="utf-8-sig")
+        text = (
+            "\n".join(c.text for t in docx.Document(str(path)).tables for r in t.rows for c in r.cells)
+            if path.suffix == ".docx"
+            else path.read_text(encoding="utf-8-sig")
+        )
         assert "Kari" not in text and "Hansen" not in text, path.name
         assert "[informant 3]" in text, path.name
     check_golden("gruppe1-names.txt", (folder / "gruppe1.txt").read_bytes())
@@ -111,7 +121,9 @@ def test_a_pseudonymised_session_is_not_exported_with_real_names_by_accident(tmp
     folder = tmp_path / "gruppe1"
     save_session(folder)
     runner = CliRunner()
-    assert runner.invoke(cli, ["export", str(folder), "--names", str(names_file(tmp_path, "Kari = 3\n"))]).exit_code == 0
+    assert (
+        runner.invoke(cli, ["export", str(folder), "--names", str(names_file(tmp_path, "Kari = 3\n"))]).exit_code == 0
+    )
     again = runner.invoke(cli, ["export", str(folder), "--formats", "txt"])
     assert again.exit_code == 3 and "--names" in again.output
     assert "[informant 3]" in (folder / "gruppe1.txt").read_text(encoding="utf-8")  # left as it was

@@ -9,7 +9,9 @@ from transcribe.records import Utterance, Word
 
 def utterance(speaker, text, start=0.0):
     tokens = text.split()
-    return Utterance(speaker, start, start + len(tokens), tuple(Word(start + i, start + i + 1, t, 1.0) for i, t in enumerate(tokens)))
+    return Utterance(
+        speaker, start, start + len(tokens), tuple(Word(start + i, start + i + 1, t, 1.0) for i, t in enumerate(tokens))
+    )
 
 
 def test_numbers_run_on_wrap_without_splitting_words_and_label_only_first_line():

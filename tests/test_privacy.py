@@ -117,15 +117,47 @@ def guarded_run(tmp_path_factory):
     strace = [*STRACE, "-o", str(root / "strace.log")] if works(*STRACE, "-o", os.devnull, "true") else []
     # As a user who once said yes to both telemetries: the tool must switch them off whatever the
     # environment says. One OpenMP thread: spinning threads make the models slow on a busy machine.
-    env = {**os.environ, "STATE": str(root / "state.json"), "TMPDIR": str(scratch), "OMP_NUM_THREADS": "1",
-           "PYANNOTE_METRICS_ENABLED": "true", "ORT_DISABLE_TELEMETRY": "0"}
-    done = subprocess.run([*namespace, *strace, sys.executable, "-c", GUARDED_RUN, "run", recording, "-i", "1-2",
-                           "--out", folder, "--formats", "txt,json,docx,csv"],
-                          capture_output=True, text=True, env=env, timeout=900)
+    env = {
+        **os.environ,
+        "STATE": str(root / "state.json"),
+        "TMPDIR": str(scratch),
+        "OMP_NUM_THREADS": "1",
+        "PYANNOTE_METRICS_ENABLED": "true",
+        "ORT_DISABLE_TELEMETRY": "0",
+    }
+    done = subprocess.run(
+        [
+            *namespace,
+            *strace,
+            sys.executable,
+            "-c",
+            GUARDED_RUN,
+            "run",
+            recording,
+            "-i",
+            "1-2",
+            "--out",
+            folder,
+            "--formats",
+            "txt,json,docx,csv",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     state = json.loads((root / "state.json").read_text())
-    return {"root": root, "recording": recording, "folder": folder, "scratch": scratch, "done": done,
-            "state": state, "namespace": bool(namespace), "strace": root / "strace.log" if strace else None}
+    return {
+        "root": root,
+        "recording": recording,
+        "folder": folder,
+        "scratch": scratch,
+        "done": done,
+        "state": state,
+        "namespace": bool(namespace),
+        "strace": root / "strace.log" if strace else None,
+    }
 
 
 @pytest.mark.slow
@@ -154,8 +186,13 @@ def test_no_library_makes_a_system_call_to_the_internet(guarded_run):
 def test_telemetry_is_switched_off_before_pyannote_or_onnxruntime_is_imported(guarded_run):
     state = guarded_run["state"]
     assert not state["pyannote_before"] and not state["pyannote_at_import"]
-    assert state["after_import"] == {"PYANNOTE_METRICS_ENABLED": "0", "ORT_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1",
-                                     "HF_HUB_DISABLE_TELEMETRY": "1", "TRANSFORMERS_OFFLINE": "1"}
+    assert state["after_import"] == {
+        "PYANNOTE_METRICS_ENABLED": "0",
+        "ORT_DISABLE_TELEMETRY": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
     assert state["pyannote_after_run"] and state["onnxruntime_after_run"]  # the run did import both …
     assert state["metrics_enabled"] is False  # … pyannote's own switch reads off
     # … and ONNX Runtime made no device id file ($TMPDIR/.ses), which it does whenever its telemetry is on.
@@ -191,17 +228,24 @@ def other_commands(guarded_run):
 
     original = socket.socket.connect
     folder, recording = guarded_run["folder"], guarded_run["recording"]
-    patches = {(socket.socket, "connect"): connect, (socket, "getaddrinfo"): refuse, (socket, "create_connection"): refuse}
+    patches = {
+        (socket.socket, "connect"): connect,
+        (socket, "getaddrinfo"): refuse,
+        (socket, "create_connection"): refuse,
+    }
     saved = {key: getattr(*key) for key in patches}
     for (owner, name), replacement in patches.items():
         setattr(owner, name, replacement)
     try:
-        results = [CliRunner().invoke(cli, [str(a) for a in args]) for args in (
-            ("export", folder, "--formats", "txt,json,docx,csv,maxqda,nvivo,srt,vtt"),
-            ("report", folder),
-            ("purge", folder, "--yes"),
-            ("verify-purge", folder, "--scan", recording.parent),
-        )]
+        results = [
+            CliRunner().invoke(cli, [str(a) for a in args])
+            for args in (
+                ("export", folder, "--formats", "txt,json,docx,csv,maxqda,nvivo,srt,vtt"),
+                ("report", folder),
+                ("purge", folder, "--yes"),
+                ("verify-purge", folder, "--scan", recording.parent),
+            )
+        ]
     finally:
         for (owner, name), value in saved.items():
             setattr(owner, name, value)
@@ -222,7 +266,10 @@ def test_every_file_and_folder_the_tool_made_is_owner_only(guarded_run, other_co
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
     assert {"session.json", "økt.txt", "økt.docx", "økt.srt", "purge-receipt.json", "purge-receipt.txt"} <= names
     assert any(name.startswith("report/") for name in names)
-    loose = [f"{p.relative_to(root)} {stat.filemode(p.stat().st_mode)}" for p in made
-             if stat.S_IMODE(p.stat().st_mode) & 0o077]
+    loose = [
+        f"{p.relative_to(root)} {stat.filemode(p.stat().st_mode)}"
+        for p in made
+        if stat.S_IMODE(p.stat().st_mode) & 0o077
+    ]
     assert loose == []
     assert not guarded_run["recording"].exists()  # and the purge did destroy the recording

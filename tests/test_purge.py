@@ -39,8 +39,9 @@ INTERRUPTED = str(Path(interrupted.__file__))
 
 def make_wav(path: Path, seconds: float = 1.0, frequency: float = 330.0) -> Path:
     rate = 16000
-    frames = b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * frequency * i / rate)))
-                      for i in range(int(seconds * rate)))
+    frames = b"".join(
+        struct.pack("<h", int(12000 * math.sin(2 * math.pi * frequency * i / rate))) for i in range(int(seconds * rate))
+    )
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
@@ -67,8 +68,17 @@ def make_session(recordings: list[Path]) -> Session:
     as made with the default settings, so 'transcribe run' on it reuses them and runs no model."""
     session = sessions.make_session()
     session.sources = [
-        Source(str(path.resolve()), path.name, sha256(path), path.stat().st_size, float(i), 1.0,
-               "aac" if path.suffix == ".m4a" else "pcm_s16le", 16000, 1)
+        Source(
+            str(path.resolve()),
+            path.name,
+            sha256(path),
+            path.stat().st_size,
+            float(i),
+            1.0,
+            "aac" if path.suffix == ".m4a" else "pcm_s16le",
+            16000,
+            1,
+        )
         for i, path in enumerate(recordings)
     ]
     options = RunOptions(informants=session.informants)
@@ -95,8 +105,13 @@ def made(tmp_path):
 def cli_subprocess(*args, env=None, interrupt_after: int | None = None) -> subprocess.CompletedProcess:
     """The real CLI in a process of its own; ``interrupt_after`` N recordings, its purge dies (tests/interrupted.py)."""
     command = ["-m", "transcribe.cli"] if interrupt_after is None else [INTERRUPTED, str(interrupt_after)]
-    return subprocess.run([sys.executable, *command, *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [sys.executable, *command, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 # -- purge ---------------------------------------------------------------------------------------
@@ -250,7 +265,10 @@ def test_a_purge_killed_after_one_file_resumes_and_completes(made):
     receipt = json.loads((folder / purge_stage.RECEIPT_JSON).read_text(encoding="utf-8"))
     assert [r["run"] for r in receipt["runs"]] == [1, 2]
     assert [(f["file"], f["status"], f["run"]) for f in receipt["files"]] == [
-        ("del1.wav", "destroyed", 1), ("del2.m4a", "destroyed", 2), ("del3.m4a", "destroyed", 2)]
+        ("del1.wav", "destroyed", 1),
+        ("del2.m4a", "destroyed", 2),
+        ("del3.m4a", "destroyed", 2),
+    ]
     assert receipt["files"][0]["time"] <= receipt["runs"][1]["started"] <= receipt["files"][2]["time"]
     assert "interrupted" in (folder / purge_stage.RECEIPT_TEXT).read_text(encoding="utf-8")
     assert not (folder / purge_stage.JOURNAL).exists()
@@ -317,8 +335,9 @@ def test_cli_run_with_purge_exports_then_purges(made):
     """'run --purge' on a session whose speech stages are done: no model runs, exports are
     written again and verified, then the recordings go."""
     folder, recordings = made
-    result = CliRunner().invoke(cli, ["run", *map(str, recordings), "--informants", "1-3", "--out", str(folder),
-                                      "--purge", "--yes", "--json"])
+    result = CliRunner().invoke(
+        cli, ["run", *map(str, recordings), "--informants", "1-3", "--out", str(folder), "--purge", "--yes", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert "diarize" not in data["computed"] and "transcribe" not in data["computed"]
@@ -329,8 +348,20 @@ def test_cli_run_with_purge_exports_then_purges(made):
 
 def test_cli_run_does_not_purge_when_the_run_fails(made, tmp_path):
     folder, recordings = made
-    result = CliRunner().invoke(cli, ["run", *map(str, recordings), str(tmp_path / "nowhere.m4a"), "--informants", "1-3",
-                                      "--out", str(folder), "--purge", "--yes"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            *map(str, recordings),
+            str(tmp_path / "nowhere.m4a"),
+            "--informants",
+            "1-3",
+            "--out",
+            str(folder),
+            "--purge",
+            "--yes",
+        ],
+    )
     assert result.exit_code != 0
     assert all(p.exists() for p in recordings)
     assert Session.load(folder).purge is None

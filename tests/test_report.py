@@ -109,7 +109,13 @@ def test_participation_per_label():
     assert rows[3].share == pytest.approx(17.0 / 42.5)
     assert rows[1].share == pytest.approx(7.5 / 42.5)
     silent = rows[2]
-    assert (silent.talk_time, silent.turns, silent.share, silent.first_line, silent.mean_turn_seconds) == (0.0, 0, 0.0, None, None)
+    assert (silent.talk_time, silent.turns, silent.share, silent.first_line, silent.mean_turn_seconds) == (
+        0.0,
+        0,
+        0.0,
+        None,
+        None,
+    )
 
 
 def test_two_clusters_of_one_informant_make_one_turn():
@@ -137,13 +143,25 @@ def test_transition_matrix_overall():
 def test_segments_start_at_moderator_questions_but_not_at_a_bare_prompt():
     report = build_report(make_session())
     assert [(s.number, s.first_line, s.last_line, len(s.turns)) for s in report.segments] == [
-        (0, 74, 75, 2), (1, 76, 81, 5), (2, 82, 86, 5)]
+        (0, 74, 75, 2),
+        (1, 76, 81, 5),
+        (2, 82, 86, 5),
+    ]
     assert [s.question for s in report.segments] == [None, None, None]  # no transcript text in a report
     q1, q2 = by_label(report.segments[1].participation), by_label(report.segments[2].participation)
-    assert (q1["M"].talk_time, q1[3].talk_time, q1[1].talk_time) == (pytest.approx(6.0), pytest.approx(9.5), pytest.approx(7.5))
+    assert (q1["M"].talk_time, q1[3].talk_time, q1[1].talk_time) == (
+        pytest.approx(6.0),
+        pytest.approx(9.5),
+        pytest.approx(7.5),
+    )
     assert (q1[1].turns, q1[1].words) == (2, 9)
     assert q1[3].share == pytest.approx(9.5 / 23.0)
-    assert (q2["M"].talk_time, q2[3].talk_time, q2["O1"].talk_time, q2[3].turns) == (pytest.approx(7.0), pytest.approx(6.0), pytest.approx(1.0), 2)
+    assert (q2["M"].talk_time, q2[3].talk_time, q2["O1"].talk_time, q2[3].turns) == (
+        pytest.approx(7.0),
+        pytest.approx(6.0),
+        pytest.approx(1.0),
+        2,
+    )
     assert q2[1].turns == 0
 
 
@@ -157,13 +175,18 @@ def test_transitions_per_question_count_only_inside_the_segment():
 
 def test_guide_questions_are_matched_fuzzily_in_order(tmp_path):
     guide_file = tmp_path / "guide.txt"
-    guide_file.write_text("1. Hva betyr gruppa for dere?\n\n2. Hvor møtes dere utenfor gruppa?\n3) Hva tenker dere om økonomi?\n",
-                          encoding="utf-8")
+    guide_file.write_text(
+        "1. Hva betyr gruppa for dere?\n\n2. Hvor møtes dere utenfor gruppa?\n3) Hva tenker dere om økonomi?\n",
+        encoding="utf-8",
+    )
     guide = read_guide(guide_file)
     assert guide == ["Hva betyr gruppa for dere?", "Hvor møtes dere utenfor gruppa?", "Hva tenker dere om økonomi?"]
     report = build_report(make_session(), guide)
     assert [(s.number, s.first_line, s.question) for s in report.segments] == [
-        (0, 74, None), (1, 76, guide[0]), (2, 82, guide[1])]
+        (0, 74, None),
+        (1, 76, guide[0]),
+        (2, 82, guide[1]),
+    ]
     assert tables(report)["questions.csv"].splitlines()[2] == "1,Hva betyr gruppa for dere?,1.000,6.00,30.00,76,81,5"
     assert report.segments[1].score == pytest.approx(1.0)
     assert report.segments[2].score >= GUIDE_THRESHOLD
@@ -225,10 +248,19 @@ def test_report_files_figures_and_permissions(folder):
     report = build_report(make_session())
     paths = write_report(report, folder)
     names = sorted(path.name for path in paths)
-    assert names == sorted([
-        "participation.csv", "questions.csv", "participation_by_question.csv", "transitions.csv",
-        "transitions_by_question.csv", "interaction.png", "interaction.svg", "timeline.png", "timeline.svg",
-    ])
+    assert names == sorted(
+        [
+            "participation.csv",
+            "questions.csv",
+            "participation_by_question.csv",
+            "transitions.csv",
+            "transitions_by_question.csv",
+            "interaction.png",
+            "interaction.svg",
+            "timeline.png",
+            "timeline.svg",
+        ]
+    )
     for path in paths:
         assert path.stat().st_mode & 0o077 == 0, path
     for stem in ("interaction", "timeline"):

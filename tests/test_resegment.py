@@ -81,7 +81,9 @@ def test_nan_windows_are_ignored_and_one_voice_changes_nothing():
     embeddings[1] = np.nan  # frames 100-200 have no window left: they keep their label
     assert np.array_equal(resegment.relabel(labels, windows, embeddings, 2, 30, 1), labels)
     assert np.array_equal(resegment.relabel(labels, windows, embeddings * np.nan, 2, 30, 1), labels)
-    assert np.array_equal(resegment.relabel(np.zeros(400, dtype=np.int64), windows, embeddings, 1, 30, 1), np.zeros(400))
+    assert np.array_equal(
+        resegment.relabel(np.zeros(400, dtype=np.int64), windows, embeddings, 1, 30, 1), np.zeros(400)
+    )
 
 
 def test_turns_are_rebuilt_and_overlap_keeps_pyannotes_two_speakers():
@@ -90,19 +92,25 @@ def test_turns_are_rebuilt_and_overlap_keeps_pyannotes_two_speakers():
 
     a, b = voices(2, seed=4)
     audio = np.zeros(4 * 16000, dtype=np.float32)
-    audio[2 * 16000:] = 1.0  # the "voice" the function below hears
+    audio[2 * 16000 :] = 1.0  # the "voice" the function below hears
 
     def embed(batch: torch.Tensor) -> np.ndarray:
         return np.array([b if clip[0, -1] > 0.5 else a for clip in batch.numpy()])
 
     turns = (Turn(0.0, 3.0, "SPEAKER_00"), Turn(2.8, 4.0, "SPEAKER_01"))
     exclusive = (Turn(0.0, 3.0, "SPEAKER_00"), Turn(3.0, 4.0, "SPEAKER_01"))
-    new_turns, new_exclusive, alike = resegment.resegment(turns, exclusive, audio, embed, window=1.0, hop=0.5,
-                                                          min_change=0.3, iterations=1)
+    new_turns, new_exclusive, alike = resegment.resegment(
+        turns, exclusive, audio, embed, window=1.0, hop=0.5, min_change=0.3, iterations=1
+    )
     assert new_exclusive == (Turn(0.0, 2.0, "SPEAKER_00"), Turn(2.0, 4.0, "SPEAKER_01"))
     # 2.8-3.0 s: two voices in pyannote's turns, kept as they were
-    assert new_turns == (Turn(0.0, 2.0, "SPEAKER_00"), Turn(2.0, 2.8, "SPEAKER_01"), Turn(2.8, 3.0, "SPEAKER_00"),
-                         Turn(2.8, 3.0, "SPEAKER_01"), Turn(3.0, 4.0, "SPEAKER_01"))
+    assert new_turns == (
+        Turn(0.0, 2.0, "SPEAKER_00"),
+        Turn(2.0, 2.8, "SPEAKER_01"),
+        Turn(2.8, 3.0, "SPEAKER_00"),
+        Turn(2.8, 3.0, "SPEAKER_01"),
+        Turn(3.0, 4.0, "SPEAKER_01"),
+    )
     again = resegment.resegment(turns, exclusive, audio, embed, window=1.0, hop=0.5, min_change=0.3, iterations=1)
     assert again == (new_turns, new_exclusive, alike)
     assert alike == ()  # voices a and b are far apart
@@ -117,7 +125,9 @@ def test_speakers_whose_voices_are_alike_are_reported_most_alike_first():
     embeddings = np.array([sound[labels[start]] for start, _ in windows])
     names = ["SPEAKER_00", "SPEAKER_01", "SPEAKER_02", "SPEAKER_03"]
     assert resegment.alike(labels, windows, embeddings, names, threshold=0.55) == (
-        ("SPEAKER_00", "SPEAKER_01", 1.0), ("SPEAKER_02", "SPEAKER_03", 0.8))
+        ("SPEAKER_00", "SPEAKER_01", 1.0),
+        ("SPEAKER_02", "SPEAKER_03", 0.8),
+    )
     assert resegment.alike(labels, windows, embeddings, names, threshold=0.85) == (("SPEAKER_00", "SPEAKER_01", 1.0),)
     assert resegment.alike(labels, windows, embeddings * np.nan, names) == ()
 

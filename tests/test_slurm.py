@@ -31,7 +31,9 @@ def invoke(*args):
 
 
 def directives(script: str) -> dict[str, str]:
-    return dict(line[len("#SBATCH --"):].split("=", 1) for line in script.splitlines() if line.startswith("#SBATCH --"))
+    return dict(
+        line[len("#SBATCH --") :].split("=", 1) for line in script.splitlines() if line.startswith("#SBATCH --")
+    )
 
 
 @pytest.fixture
@@ -42,14 +44,36 @@ def manifest(tmp_path):
 
 
 def test_one_task_per_session_and_chains_in_one_task(manifest, tmp_path):
-    result = invoke("batch", manifest, "--slurm", "--partition", "accel", "--account", "p1234", "--gpus", "2",
-                    "--cpus", "4", "--mem", "16G", "--time", "2-00:00:00")
+    result = invoke(
+        "batch",
+        manifest,
+        "--slurm",
+        "--partition",
+        "accel",
+        "--account",
+        "p1234",
+        "--gpus",
+        "2",
+        "--cpus",
+        "4",
+        "--mem",
+        "16G",
+        "--time",
+        "2-00:00:00",
+    )
     assert result.exit_code == 0, result.output
     script = result.stdout
     assert script.startswith("#!/bin/bash\n#SBATCH ")
     assert directives(script) == {
-        "job-name": "transcribe-jobs", "array": "0-1", "partition": "accel", "account": "p1234", "gres": "gpu:2",
-        "cpus-per-task": "4", "mem": "16G", "time": "2-00:00:00", "output": f"{tmp_path}/slurm-%x-%A_%a.out",
+        "job-name": "transcribe-jobs",
+        "array": "0-1",
+        "partition": "accel",
+        "account": "p1234",
+        "gres": "gpu:2",
+        "cpus-per-task": "4",
+        "mem": "16G",
+        "time": "2-00:00:00",
+        "output": f"{tmp_path}/slurm-%x-%A_%a.out",
     }
     # Every #SBATCH line comes before the first command, or sbatch ignores it.
     first_command = next(i for i, line in enumerate(script.splitlines()) if line and not line.startswith("#"))
@@ -59,7 +83,7 @@ def test_one_task_per_session_and_chains_in_one_task(manifest, tmp_path):
     # Compute nodes are offline: the hub is never asked, models come from a local folder.
     assert "export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1" in script and "PYANNOTE_METRICS_ENABLED=0" in script
     assert re.search(r"^export TRANSCRIBE_MODELS=/", script, re.M)
-    assert f"batch {manifest.resolve()} --only \"${{tasks[${{SLURM_ARRAY_TASK_ID:?" in script
+    assert f'batch {manifest.resolve()} --only "${{tasks[${{SLURM_ARRAY_TASK_ID:?' in script
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     if shutil.which("shellcheck"):
         subprocess.run(["shellcheck", "-s", "bash", "-"], input=script, text=True, check=True)
@@ -85,18 +109,23 @@ def test_the_script_runs_its_task_under_bash(manifest, tmp_path):
     log = [json.loads(line) for line in done.stdout.splitlines()]
     assert log[0]["sessions"] == ["gruppe1", "gruppe2"] and log[-1]["done"] == 2
     assert (tmp_path / "gruppe2" / "gruppe2.txt").is_file() and not (tmp_path / "ut" / "solo" / "solo.txt").exists()
-    unsubmitted = subprocess.run(["bash", str(script)], capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    unsubmitted = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, env={"PATH": os.environ["PATH"]}
+    )
     assert unsubmitted.returncode != 0 and "submit this script with sbatch" in unsubmitted.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--slurm", "--time", "soon"], "--time 'soon' is not something Slurm takes"),
-    (["--slurm", "--mem", "lots"], "--mem 'lots' is not something Slurm takes"),
-    (["--slurm", "--gpus", "-1"], "--gpus must be 0 or more"),
-    (["--slurm", "--only", "solo"], "--only cannot be used with --slurm"),
-    (["--partition", "accel"], "--partition only applies with --slurm"),
-    (["--time", "1:00:00"], "--time only applies with --slurm"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--slurm", "--time", "soon"], "--time 'soon' is not something Slurm takes"),
+        (["--slurm", "--mem", "lots"], "--mem 'lots' is not something Slurm takes"),
+        (["--slurm", "--gpus", "-1"], "--gpus must be 0 or more"),
+        (["--slurm", "--only", "solo"], "--only cannot be used with --slurm"),
+        (["--partition", "accel"], "--partition only applies with --slurm"),
+        (["--time", "1:00:00"], "--time only applies with --slurm"),
+    ],
+)
 def test_slurm_options_are_checked(manifest, args, message):
     result = invoke("batch", manifest, *args)
     assert result.exit_code == 3 and message in result.stderr, result.output
@@ -166,15 +195,31 @@ PartitionName=test Nodes={node} Default=YES MaxTime=INFINITE State=UP
     (root / "gres.conf").write_text("Name=gpu File=/dev/null\n")  # a stand-in: the jobs run on CPU
     env = {**os.environ, "SLURM_CONF": str(root / "slurm.conf")}
     logs = [root / "munged.log", root / "slurmctld.log", root / "slurmd.log"]
-    daemons = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT) for command in (
-        ["munged", "--foreground", "--force", f"--key-file={key}", f"--socket={root}/munge.socket",
-         f"--pid-file={root}/munged.pid", f"--log-file={root}/munged.log", f"--seed-file={root}/munged.seed"],
-    )]
+    daemons = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        for command in (
+            [
+                "munged",
+                "--foreground",
+                "--force",
+                f"--key-file={key}",
+                f"--socket={root}/munge.socket",
+                f"--pid-file={root}/munged.pid",
+                f"--log-file={root}/munged.log",
+                f"--seed-file={root}/munged.seed",
+            ],
+        )
+    ]
     wait_for(lambda: (root / "munge.socket").exists(), 20, "munged starting", logs)
-    daemons += [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-                for command in (["slurmctld", "-D", "-i"], ["slurmd", "-D"])]
+    daemons += [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        for command in (["slurmctld", "-D", "-i"], ["slurmd", "-D"])
+    ]
     try:
-        idle = lambda: subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True).stdout.strip() == "idle"
+        idle = lambda: (
+            subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True).stdout.strip()
+            == "idle"
+        )
         wait_for(idle, 60, "the Slurm node becoming idle", logs)
         yield env, logs
     finally:
@@ -190,18 +235,40 @@ PartitionName=test Nodes={node} Default=YES MaxTime=INFINITE State=UP
 def test_slurm_accepts_the_script_and_runs_every_task(slurm, manifest, tmp_path):
     env, logs = slurm
     script = tmp_path / "jobs.sbatch"
-    result = invoke("batch", manifest, "--slurm", "--gpus", "1", "--cpus", "1", "--mem", "500M", "--time", "00:10:00", "--out", script)
+    result = invoke(
+        "batch",
+        manifest,
+        "--slurm",
+        "--gpus",
+        "1",
+        "--cpus",
+        "1",
+        "--mem",
+        "500M",
+        "--time",
+        "00:10:00",
+        "--out",
+        script,
+    )
     assert result.exit_code == 0, result.output
     checked = subprocess.run(["sbatch", "--test-only", str(script)], env=env, capture_output=True, text=True)
     assert checked.returncode == 0 and "to start at" in checked.stderr, checked.stderr
 
-    job = subprocess.run(["sbatch", "--parsable", str(script)], env=env, capture_output=True, text=True, check=True).stdout.strip()
-    queued = lambda: not subprocess.run(["squeue", "-h", "-j", job], env=env, capture_output=True, text=True).stdout.strip()
+    job = subprocess.run(
+        ["sbatch", "--parsable", str(script)], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    queued = lambda: (
+        not subprocess.run(["squeue", "-h", "-j", job], env=env, capture_output=True, text=True).stdout.strip()
+    )
     wait_for(queued, 240, f"Slurm job {job} finishing", logs)
     for task, sessions in ((0, ["gruppe1", "gruppe2"]), (1, ["solo"])):
-        state = subprocess.run(["scontrol", "show", "job", f"{job}_{task}"], env=env, capture_output=True, text=True).stdout
+        state = subprocess.run(
+            ["scontrol", "show", "job", f"{job}_{task}"], env=env, capture_output=True, text=True
+        ).stdout
         output = tmp_path / f"slurm-transcribe-jobs-{job}_{task}.out"
-        assert "JobState=COMPLETED" in state and "ExitCode=0:0" in state, output.read_text() if output.exists() else state
+        assert "JobState=COMPLETED" in state and "ExitCode=0:0" in state, (
+            output.read_text() if output.exists() else state
+        )
         assert "gres/gpu=1" in state or "gres:gpu:1" in state or "gpu:1" in state
         log = [json.loads(line) for line in output.read_text().splitlines() if line.startswith("{")]
         assert log[0]["sessions"] == sessions and log[-1]["done"] == len(sessions), output.read_text()

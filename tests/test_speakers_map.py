@@ -16,8 +16,12 @@ from transcribe.speakers import load_map, map_template, propose_map
 def turn(speaker, start, seconds, text):
     tokens = text.split()
     step = seconds / len(tokens)
-    return Utterance(speaker, start, start + seconds,
-                     tuple(Word(start + i * step, start + (i + 1) * step, t, 1.0) for i, t in enumerate(tokens)))
+    return Utterance(
+        speaker,
+        start,
+        start + seconds,
+        tuple(Word(start + i * step, start + (i + 1) * step, t, 1.0) for i, t in enumerate(tokens)),
+    )
 
 
 def conversation(*turns):
@@ -30,6 +34,7 @@ def conversation(*turns):
 
 
 # -- proposal -------------------------------------------------------------------------------------
+
 
 def test_moderator_is_who_asks_even_when_someone_else_makes_the_first_sound():
     utterances = conversation(
@@ -45,33 +50,57 @@ def test_moderator_is_who_asks_even_when_someone_else_makes_the_first_sound():
 def test_without_questions_the_moderator_is_who_opens_and_steers_not_who_talks_most():
     # Whisper does not always write question marks; a dominant informant talks longest.
     utterances = conversation(
-        ("S0", 4, "velkommen"), ("S1", 30, "lang historie"), ("S0", 2, "takk"), ("S2", 8, "svar"),
-        ("S0", 2, "ja"), ("S1", 25, "mer"), ("S0", 2, "og du"), ("S3", 6, "svar"), ("S0", 2, "takk"),
+        ("S0", 4, "velkommen"),
+        ("S1", 30, "lang historie"),
+        ("S0", 2, "takk"),
+        ("S2", 8, "svar"),
+        ("S0", 2, "ja"),
+        ("S1", 25, "mer"),
+        ("S0", 2, "og du"),
+        ("S3", 6, "svar"),
+        ("S0", 2, "takk"),
     )
     assert propose_map(utterances, [7, 8, 9])["S0"] == "M"
 
 
 def test_without_questions_a_sound_before_the_welcome_does_not_make_a_moderator():
     utterances = conversation(
-        ("S9", 0.3, "hm"), ("S0", 4, "velkommen"), ("S1", 30, "lang historie"), ("S0", 2, "takk"), ("S2", 8, "svar"),
-        ("S0", 2, "ja"), ("S1", 25, "mer"), ("S0", 2, "og du"), ("S3", 6, "svar"),
+        ("S9", 0.3, "hm"),
+        ("S0", 4, "velkommen"),
+        ("S1", 30, "lang historie"),
+        ("S0", 2, "takk"),
+        ("S2", 8, "svar"),
+        ("S0", 2, "ja"),
+        ("S1", 25, "mer"),
+        ("S0", 2, "og du"),
+        ("S3", 6, "svar"),
     )
     assert propose_map(utterances, [1, 2, 3]) == {"S9": "O1", "S0": "M", "S1": 1, "S2": 2, "S3": 3}
 
 
 def test_a_questioning_informant_does_not_become_the_moderator():
     utterances = conversation(
-        ("S0", 4, "Velkommen. Hva tenker dere?"), ("S1", 5, "Er ikke det rart? Hvem vet? Hvorfor?"),
-        ("S0", 2, "Fortell mer."), ("S2", 6, "Jeg er enig."), ("S0", 2, "Og du?"), ("S3", 6, "Ja."),
-        ("S0", 2, "Takk."), ("S1", 5, "Ja."),
+        ("S0", 4, "Velkommen. Hva tenker dere?"),
+        ("S1", 5, "Er ikke det rart? Hvem vet? Hvorfor?"),
+        ("S0", 2, "Fortell mer."),
+        ("S2", 6, "Jeg er enig."),
+        ("S0", 2, "Og du?"),
+        ("S3", 6, "Ja."),
+        ("S0", 2, "Takk."),
+        ("S1", 5, "Ja."),
     )
     assert propose_map(utterances, [1, 2, 3])["S0"] == "M"
 
 
 def test_informants_in_order_of_first_speaking_and_least_talk_beyond_the_count_are_observers():
     utterances = conversation(
-        ("S0", 3, "Hva betyr gruppa?"), ("S4", 9, "a"), ("S5", 1, "b"), ("S2", 8, "c"),
-        ("S0", 2, "Og?"), ("S6", 0.8, "d"), ("S1", 7, "e"),
+        ("S0", 3, "Hva betyr gruppa?"),
+        ("S4", 9, "a"),
+        ("S5", 1, "b"),
+        ("S2", 8, "c"),
+        ("S0", 2, "Og?"),
+        ("S6", 0.8, "d"),
+        ("S1", 7, "e"),
     )
     assert propose_map(utterances, [7, 8, 9]) == {"S0": "M", "S4": 7, "S5": "O1", "S2": 8, "S6": "O2", "S1": 9}
 
@@ -83,6 +112,7 @@ def test_fewer_clusters_than_informants_leaves_numbers_unused():
 
 
 # -- map file ---------------------------------------------------------------------------------------
+
 
 def write(tmp_path, text, name="map.toml"):
     path = tmp_path / name
@@ -102,22 +132,33 @@ def test_a_good_map(tmp_path):
 def test_labels_are_read_leniently_as_moderator_and_observer(tmp_path):
     session = make_session()
     session.moderator_label = "Mod"
-    mapping = load_map(write(tmp_path, 'SPEAKER_00 = "m"\nSPEAKER_01 = 1\nSPEAKER_02 = 2\nSPEAKER_03 = "o1"\n'), session)
+    mapping = load_map(
+        write(tmp_path, 'SPEAKER_00 = "m"\nSPEAKER_01 = 1\nSPEAKER_02 = 2\nSPEAKER_03 = "o1"\n'), session
+    )
     assert mapping["SPEAKER_00"] == "Mod" and mapping["SPEAKER_03"] == "O1"
     assert load_map(write(tmp_path, GOOD.replace('"M"', '"Mod"')), session)["SPEAKER_00"] == "Mod"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('SPEAKER_00 = "M"\nSPEAKER_01 = \n', ["map.toml", "not valid TOML", "line 2"]),
-    (GOOD.replace("SPEAKER_02 = 2", "SPEAKER_02 = 9"), ["SPEAKER_02 = 9", "outside this session's informants (1–3)"]),
-    (GOOD.replace("SPEAKER_02 = 2", "SPEAKER_02 = 1"), ["SPEAKER_01 and SPEAKER_02 are all labelled 1", "--merge"]),
-    (GOOD + "SPEAKER_09 = 3\n", ["SPEAKER_09 is not a speaker cluster", "SPEAKER_00, SPEAKER_01, SPEAKER_02, SPEAKER_03"]),
-    (GOOD.replace('SPEAKER_03 = "O1"\n', ""), ["SPEAKER_03 has no label"]),
-    (GOOD.replace('"O1"', '"X"'), ['SPEAKER_03 = "X" is not a label', '"M" for the moderator', "(1–3)"]),
-    (GOOD.replace('"O1"', "true"), ["SPEAKER_03 = true is not a label"]),
-    (GOOD.replace("SPEAKER_02 = 2", 'SPEAKER_02 = "2"'), ['SPEAKER_02 = "2" is text', "SPEAKER_02 = 2"]),
-    (GOOD.replace('"M"', '"O1"'), ["SPEAKER_00 and SPEAKER_03 are all labelled O1"]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('SPEAKER_00 = "M"\nSPEAKER_01 = \n', ["map.toml", "not valid TOML", "line 2"]),
+        (
+            GOOD.replace("SPEAKER_02 = 2", "SPEAKER_02 = 9"),
+            ["SPEAKER_02 = 9", "outside this session's informants (1–3)"],
+        ),
+        (GOOD.replace("SPEAKER_02 = 2", "SPEAKER_02 = 1"), ["SPEAKER_01 and SPEAKER_02 are all labelled 1", "--merge"]),
+        (
+            GOOD + "SPEAKER_09 = 3\n",
+            ["SPEAKER_09 is not a speaker cluster", "SPEAKER_00, SPEAKER_01, SPEAKER_02, SPEAKER_03"],
+        ),
+        (GOOD.replace('SPEAKER_03 = "O1"\n', ""), ["SPEAKER_03 has no label"]),
+        (GOOD.replace('"O1"', '"X"'), ['SPEAKER_03 = "X" is not a label', '"M" for the moderator', "(1–3)"]),
+        (GOOD.replace('"O1"', "true"), ["SPEAKER_03 = true is not a label"]),
+        (GOOD.replace("SPEAKER_02 = 2", 'SPEAKER_02 = "2"'), ['SPEAKER_02 = "2" is text', "SPEAKER_02 = 2"]),
+        (GOOD.replace('"M"', '"O1"'), ["SPEAKER_00 and SPEAKER_03 are all labelled O1"]),
+    ],
+)
 def test_a_bad_map_is_refused_naming_the_file_and_the_cluster(tmp_path, text, expected):
     with pytest.raises(InputError) as error:
         load_map(write(tmp_path, text), make_session())
@@ -150,11 +191,12 @@ def test_a_missing_or_unreadable_map_file(tmp_path):
 def test_the_template_reads_back_as_the_current_map(tmp_path):
     session = make_session()
     text = map_template(session)
-    assert 'SPEAKER_01 = 2  # 15 s, 1 turns, 0 questions; first at 00:00:10: Vi møtes utenom gruppa' in text
+    assert "SPEAKER_01 = 2  # 15 s, 1 turns, 0 questions; first at 00:00:10: Vi møtes utenom gruppa" in text
     assert load_map(write(tmp_path, text), session) == session.speaker_map
 
 
 # -- through the CLI ------------------------------------------------------------------------------------
+
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(arg) for arg in args])
@@ -240,6 +282,7 @@ def test_a_session_saved_before_the_hint_existed_reads_as_no_pairs(tmp_path):
 
 # -- through the pipeline (speech stages replaced by fixed results) ----------------------------------------
 
+
 class FixedTranscriber:
     def __init__(self, session):
         self.transcription = session.transcription
@@ -265,7 +308,9 @@ def test_run_applies_the_map_and_the_names(tmp_path):
     session = make_session()
     names = write(tmp_path, "Kari = 3\n", "names.toml")
     options = RunOptions(informants=[1, 2, 3], name="gruppe1", map_file=write(tmp_path, GOOD), names_file=names)
-    result = run([recording], tmp_path / "out", options, transcriber=FixedTranscriber(session), diarizer=FixedDiarizer(session))
+    result = run(
+        [recording], tmp_path / "out", options, transcriber=FixedTranscriber(session), diarizer=FixedDiarizer(session)
+    )
     assert result.session.speaker_map == {"SPEAKER_00": "M", "SPEAKER_02": 2, "SPEAKER_01": 1, "SPEAKER_03": "O1"}
     text = (tmp_path / "out" / "gruppe1.txt").read_text(encoding="utf-8")
     assert "Kari" not in text and "[informant 3]s mann" in text

@@ -41,8 +41,13 @@ def test_the_import_graph_has_no_cycle_and_few_layers():
     assert max(layers.values()) + 1 <= MAX_LAYERS, layers
     assert layers["transcribe.records"] == 0 and graph["transcribe.records"] == {}
     # persistence sits on the records, below every stage
-    assert set(graph["transcribe.session"]) <= {"transcribe", "transcribe.records", "transcribe.receipt", "transcribe.files",
-                                                "transcribe.errors"}
+    assert set(graph["transcribe.session"]) <= {
+        "transcribe",
+        "transcribe.records",
+        "transcribe.receipt",
+        "transcribe.files",
+        "transcribe.errors",
+    }
 
 
 def test_each_record_and_the_sample_rate_is_defined_once():
@@ -60,6 +65,10 @@ def test_the_cli_holds_no_loop_over_domain_data():
     tree = ast.parse((PACKAGE / "cli.py").read_text(encoding="utf-8"))
     commands = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.decorator_list]
     assert len(commands) >= 12
-    loops = [(command.name, node.lineno) for command in commands for node in ast.walk(command)
-             if isinstance(node, (ast.For, ast.While, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp))]
+    loops = [
+        (command.name, node.lineno)
+        for command in commands
+        for node in ast.walk(command)
+        if isinstance(node, (ast.For, ast.While, ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp))
+    ]
     assert loops == [], f"commands in cli.py loop over data {loops}; give the result a to_json() and lines() instead"

@@ -77,7 +77,9 @@ def test_a_renamed_copy_in_a_nested_scanned_folder_is_found(purged):
     report = verify_purge(folder, [scan])
 
     assert not report.ok
-    assert failures(report) == [("scan", str(planted), f"a byte-identical copy of the purged recording {recordings[1].resolve()}")]
+    assert failures(report) == [
+        ("scan", str(planted), f"a byte-identical copy of the purged recording {recordings[1].resolve()}")
+    ]
     result = verify_cli(folder, "--scan", scan)
     assert result.exit_code == 7
     assert "FAIL" in result.stdout and str(planted) in result.stdout and "Verdict: FAILED" in result.stdout
@@ -144,7 +146,8 @@ def test_a_recording_put_back_is_detected(purged):
     folder, recordings, kept, _ = purged
     shutil.copy(kept / recordings[2].name, recordings[2])
     assert failures(verify_purge(folder)) == [
-        ("recording", str(recordings[2].resolve()), "the purged recording exists here again (same sha256)")]
+        ("recording", str(recordings[2].resolve()), "the purged recording exists here again (same sha256)")
+    ]
 
 
 def test_other_audio_under_a_purged_name_fails(purged):

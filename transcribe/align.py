@@ -23,7 +23,6 @@ class TurnLike(Protocol):
     speaker: str
 
 
-
 def speaker_of(word: Word, turns: Sequence[TurnLike], starts: Sequence[float]) -> str:
     """The speaker of the turn that overlaps ``word`` most; the nearest turn if none does."""
     if not turns:
@@ -43,7 +42,9 @@ def speaker_of(word: Word, turns: Sequence[TurnLike], starts: Sequence[float]) -
         return best.speaker
     candidates = [turns[i] for i in (right - 1, right) if 0 <= i < len(turns)]
     middle = (word.start + word.end) / 2
-    nearest = min(candidates, key=lambda t: 0.0 if t.start <= middle <= t.end else min(abs(t.start - middle), abs(t.end - middle)))
+    nearest = min(
+        candidates, key=lambda t: 0.0 if t.start <= middle <= t.end else min(abs(t.start - middle), abs(t.end - middle))
+    )
     return nearest.speaker
 
 

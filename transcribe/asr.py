@@ -19,6 +19,7 @@ from .records import SAMPLE_RATE, Transcription, Word
 
 LANGUAGES = {"no": "no", "nb": "no", "nn": "nn"}
 
+
 @dataclass(frozen=True)
 class DecodingOptions:
     """How Whisper decodes, declared in one place and recorded in session.json (``asdict``)."""
@@ -39,8 +40,11 @@ class DecodingOptions:
 
     def resolved(self, device: str) -> DecodingOptions:
         """The options with 'auto' made concrete for ``device``."""
-        return replace(self, compute_type=resolve_compute_type(device, self.compute_type),
-                       batch_size=resolve_batch_size(device, self.batch_size))
+        return replace(
+            self,
+            compute_type=resolve_compute_type(device, self.compute_type),
+            batch_size=resolve_batch_size(device, self.batch_size),
+        )
 
 
 DEFAULTS = asdict(DecodingOptions())
@@ -55,7 +59,9 @@ WINDOW_SECONDS = 15 * 60
 WINDOW_SEARCH_SECONDS = 60
 
 
-def windows(audio: np.ndarray, length: float = WINDOW_SECONDS, search: float = WINDOW_SEARCH_SECONDS) -> list[tuple[int, int]]:
+def windows(
+    audio: np.ndarray, length: float = WINDOW_SECONDS, search: float = WINDOW_SEARCH_SECONDS
+) -> list[tuple[int, int]]:
     """Sample ranges covering ``audio``, each at most ``length + search`` seconds, cut in pauses.
 
     Each cut is at the centre of the quietest half-second (mean energy over 0.1 s frames) within
@@ -72,7 +78,6 @@ def windows(audio: np.ndarray, length: float = WINDOW_SECONDS, search: float = W
         cuts.append(low + int(np.argmin(smooth)) * frame + frame // 2)
     cuts.append(len(audio))
     return list(zip(cuts[:-1], cuts[1:]))
-
 
 
 def normalise_language(code: str) -> str:
@@ -99,8 +104,10 @@ class Transcriber:
         self.device = device
         self.settings = asdict(self.options)
         if self.options.batch_size > 1 and not self.options.vad_filter:
-            raise InputError("Batched transcription cuts the audio at pauses found by the VAD, so it needs vad_filter; "
-                             "use batch size 1 to transcribe without it.")
+            raise InputError(
+                "Batched transcription cuts the audio at pauses found by the VAD, so it needs vad_filter; "
+                "use batch size 1 to transcribe without it."
+            )
         if device == "cuda":
             load_cuda_libraries()
         try:
@@ -128,7 +135,12 @@ class Transcriber:
         """Transcribe 16 kHz mono audio; ``progress(seconds_done, seconds_total)``."""
         language = normalise_language(language)
         total = len(audio) / SAMPLE_RATE
-        common = {"language": language, "task": "transcribe", "beam_size": self.options.beam_size, "word_timestamps": True}
+        common = {
+            "language": language,
+            "task": "transcribe",
+            "beam_size": self.options.beam_size,
+            "word_timestamps": True,
+        }
         words: list[Word] = []
         # The batched decoder takes the whole recording: it builds features batch by batch.
         parts = windows(audio, WINDOW_SECONDS, WINDOW_SEARCH_SECONDS) if self._batched is None else [(0, len(audio))]
@@ -137,20 +149,29 @@ class Transcriber:
                 offset, piece = first / SAMPLE_RATE, audio[first:last]
                 if self._batched is None:
                     segments, _info = self._model.transcribe(
-                        piece, **common, vad_filter=self.options.vad_filter,
+                        piece,
+                        **common,
+                        vad_filter=self.options.vad_filter,
                         condition_on_previous_text=self.options.condition_on_previous_text,
                     )
                 else:  # batched windows never see the text before them: condition_on_previous_text does not apply
-                    segments, _info = self._batched.transcribe(piece, **common, vad_filter=True, batch_size=self.options.batch_size)
+                    segments, _info = self._batched.transcribe(
+                        piece, **common, vad_filter=True, batch_size=self.options.batch_size
+                    )
                 for segment in segments:  # a generator: the work happens while iterating
                     for word in segment.words or ():
                         text = word.word.strip()
                         if text:
-                            words.append(Word(round(offset + float(word.start), 3), round(offset + float(word.end), 3), text,
-                                              round(float(word.probability), 4)))
+                            words.append(
+                                Word(
+                                    round(offset + float(word.start), 3),
+                                    round(offset + float(word.end), 3),
+                                    text,
+                                    round(float(word.probability), 4),
+                                )
+                            )
                     if progress:
                         progress(min(offset + segment.end, total), total)
         if progress:
             progress(total, total)
         return Transcription(words=tuple(words), language=language, model=self.model_info, settings=dict(self.settings))
-

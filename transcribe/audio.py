@@ -29,7 +29,6 @@ MAX_RESERVE_SECONDS = 8 * 3600
 HEADER_SLACK_SECONDS = 1.0  # decoders may give a few frames more than the header declares
 
 
-
 @dataclass(frozen=True)
 class SessionAudio:
     audio: np.ndarray  # float32, mono, SAMPLE_RATE
@@ -210,9 +209,7 @@ def _check_unique(sources: list[Source]) -> None:
     seen: dict[str, str] = {}
     for source in sources:
         if source.sha256 in seen:
-            raise InputError(
-                f"{source.file} and {seen[source.sha256]} are the same recording. Pass each part once."
-            )
+            raise InputError(f"{source.file} and {seen[source.sha256]} are the same recording. Pass each part once.")
         seen[source.sha256] = source.file
 
 

@@ -61,8 +61,12 @@ class _FCM(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(1, m_channels, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(m_channels)
-        self.layer1 = nn.Sequential(_BasicResBlock(m_channels, m_channels, 2), _BasicResBlock(m_channels, m_channels, 1))
-        self.layer2 = nn.Sequential(_BasicResBlock(m_channels, m_channels, 2), _BasicResBlock(m_channels, m_channels, 1))
+        self.layer1 = nn.Sequential(
+            _BasicResBlock(m_channels, m_channels, 2), _BasicResBlock(m_channels, m_channels, 1)
+        )
+        self.layer2 = nn.Sequential(
+            _BasicResBlock(m_channels, m_channels, 2), _BasicResBlock(m_channels, m_channels, 1)
+        )
         self.conv2 = nn.Conv2d(m_channels, m_channels, kernel_size=3, stride=(2, 1), padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(m_channels)
         self.out_channels = m_channels * (feat_dim // 8)
@@ -83,7 +87,9 @@ class _TDNNLayer(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, dilation: int = 1):
         super().__init__()
         padding = (kernel_size - 1) // 2 * dilation
-        self.linear = nn.Conv1d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=False)
+        self.linear = nn.Conv1d(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=False
+        )
         self.nonlinear = _batchnorm_relu(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -96,7 +102,9 @@ class _CAMLayer(nn.Module):
     def __init__(self, bn_channels: int, out_channels: int, kernel_size: int, dilation: int, reduction: int = 2):
         super().__init__()
         padding = (kernel_size - 1) // 2 * dilation
-        self.linear_local = nn.Conv1d(bn_channels, out_channels, kernel_size, padding=padding, dilation=dilation, bias=False)
+        self.linear_local = nn.Conv1d(
+            bn_channels, out_channels, kernel_size, padding=padding, dilation=dilation, bias=False
+        )
         self.linear1 = nn.Conv1d(bn_channels, bn_channels // reduction, 1)
         self.relu = nn.ReLU(inplace=True)
         self.linear2 = nn.Conv1d(bn_channels // reduction, out_channels, 1)
@@ -128,7 +136,9 @@ class _CAMDenseTDNNLayer(nn.Module):
 
 
 class _CAMDenseTDNNBlock(nn.ModuleList):
-    def __init__(self, num_layers: int, in_channels: int, out_channels: int, bn_channels: int, kernel_size: int, dilation: int):
+    def __init__(
+        self, num_layers: int, in_channels: int, out_channels: int, bn_channels: int, kernel_size: int, dilation: int
+    ):
         super().__init__()
         for i in range(num_layers):
             layer = _CAMDenseTDNNLayer(in_channels + i * out_channels, out_channels, bn_channels, kernel_size, dilation)

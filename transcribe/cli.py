@@ -40,8 +40,11 @@ class Cli(click.Group):
         except Exception as exc:  # a bug: say so plainly; the traceback only with --verbose
             if ctx.params.get("verbose"):
                 traceback.print_exc()
-            click.echo(f"Internal error ({type(exc).__name__}: {exc}). Nothing was purged. "
-                       "Run again with 'transcribe --verbose …' and report the output.", err=True)
+            click.echo(
+                f"Internal error ({type(exc).__name__}: {exc}). Nothing was purged. "
+                "Run again with 'transcribe --verbose …' and report the output.",
+                err=True,
+            )
             ctx.exit(EXIT_INTERNAL)
 
 
@@ -70,6 +73,7 @@ def _stack(*decorators):
         for decorator in reversed(decorators):
             function = decorator(function)
         return function
+
     return apply
 
 
@@ -80,14 +84,27 @@ def json_option(what: str):
 FOLDER = click.argument("folder", type=click.Path(path_type=Path))
 QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 YES = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-MODELS_DIR = click.option("--models-dir", type=click.Path(path_type=Path),
-                          help="The models directory (default: $TRANSCRIBE_MODELS, else ./models).")
-NAMES = click.option("--names", "names_file", type=click.Path(path_type=Path),
-                     help='Names to replace in every export (TOML: Kari = 3, "Ole Hansen" = "[navn]").')
+MODELS_DIR = click.option(
+    "--models-dir",
+    type=click.Path(path_type=Path),
+    help="The models directory (default: $TRANSCRIBE_MODELS, else ./models).",
+)
+NAMES = click.option(
+    "--names",
+    "names_file",
+    type=click.Path(path_type=Path),
+    help='Names to replace in every export (TOML: Kari = 3, "Ole Hansen" = "[navn]").',
+)
 SPEAKER_MAP = _stack(
-    click.option("--map", "map_file", type=click.Path(path_type=Path),
-                 help="Speaker map (TOML, SPEAKER_03 = 4); see 'transcribe speakers --template'."),
-    click.option("--merge", is_flag=True, help="With --map: allow two clusters on one label (one person split in two)."),
+    click.option(
+        "--map",
+        "map_file",
+        type=click.Path(path_type=Path),
+        help="Speaker map (TOML, SPEAKER_03 = 4); see 'transcribe speakers --template'.",
+    ),
+    click.option(
+        "--merge", is_flag=True, help="With --map: allow two clusters on one label (one person split in two)."
+    ),
 )
 
 
@@ -96,9 +113,14 @@ def numbering_options(width_default: int | None, start_help: str, width_help: st
     return _stack(
         click.option("--formats", default="txt,json", show_default=True, help=formats_help),
         click.option("--start-line", type=int, help=start_help),
-        click.option("--continue-from", type=click.Path(path_type=Path),
-                     help="Another session folder: number on after its last line (group 2 after group 1)."),
-        click.option("--width", type=int, default=width_default, show_default=width_default is not None, help=width_help),
+        click.option(
+            "--continue-from",
+            type=click.Path(path_type=Path),
+            help="Another session folder: number on after its last line (group 2 after group 1).",
+        ),
+        click.option(
+            "--width", type=int, default=width_default, show_default=width_default is not None, help=width_help
+        ),
     )
 
 
@@ -121,24 +143,62 @@ def cli(verbose: bool) -> None:
 
 @cli.command()
 @click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--informants", "-i", required=True, callback=_informants,
-              help="Informant numbers of this group, e.g. 1-6 or 7-12.")
-@click.option("--out", "-o", "out", type=click.Path(path_type=Path), help="Session folder (default: named after the first recording).")
+@click.option(
+    "--informants", "-i", required=True, callback=_informants, help="Informant numbers of this group, e.g. 1-6 or 7-12."
+)
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    type=click.Path(path_type=Path),
+    help="Session folder (default: named after the first recording).",
+)
 @click.option("--name", help="Session name, used for export file names (default: the folder's name).")
-@click.option("--language", "-l", default="no", show_default=True, help="no (Bokmål; nb also works) or nn (Nynorsk). Never auto-detected.")
-@numbering_options(80, "Number of the first transcript line (default 1).", "Wrap text lines at this many characters.",
-                   "Export formats, comma-separated.")
-@click.option("--asr-model", help="A CTranslate2 Whisper folder, or the name of one in the models directory "
-                                   "(default: the embedded Whisper base). See 'transcribe models list'.")
-@click.option("--diarization-model", help="A local pyannote pipeline folder, or the name of one in the models "
-                                           "directory (default: the embedded one).")
+@click.option(
+    "--language",
+    "-l",
+    default="no",
+    show_default=True,
+    help="no (Bokmål; nb also works) or nn (Nynorsk). Never auto-detected.",
+)
+@numbering_options(
+    80,
+    "Number of the first transcript line (default 1).",
+    "Wrap text lines at this many characters.",
+    "Export formats, comma-separated.",
+)
+@click.option(
+    "--asr-model",
+    help="A CTranslate2 Whisper folder, or the name of one in the models directory "
+    "(default: the embedded Whisper base). See 'transcribe models list'.",
+)
+@click.option(
+    "--diarization-model",
+    help="A local pyannote pipeline folder, or the name of one in the models directory (default: the embedded one).",
+)
 @MODELS_DIR
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-              help="Where the speech models run: auto (an NVIDIA GPU when CUDA works, else the CPU), cpu or cuda.")
-@click.option("--compute-type", type=click.Choice(COMPUTE_TYPES), default="auto", show_default=True, metavar="TYPE",
-              help="Whisper's number format: auto (float16 on a GPU, int8 on CPU), int8_float16, float32, …")
-@click.option("--batch-size", default="auto", show_default=True, metavar="N",
-              help="Whisper windows decoded at once: auto (16 on a GPU, 1 on CPU); lower it if the GPU runs out of memory.")
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default="auto",
+    show_default=True,
+    help="Where the speech models run: auto (an NVIDIA GPU when CUDA works, else the CPU), cpu or cuda.",
+)
+@click.option(
+    "--compute-type",
+    type=click.Choice(COMPUTE_TYPES),
+    default="auto",
+    show_default=True,
+    metavar="TYPE",
+    help="Whisper's number format: auto (float16 on a GPU, int8 on CPU), int8_float16, float32, …",
+)
+@click.option(
+    "--batch-size",
+    default="auto",
+    show_default=True,
+    metavar="N",
+    help="Whisper windows decoded at once: auto (16 on a GPU, 1 on CPU); lower it if the GPU runs out of memory.",
+)
 @click.option("--speakers", "num_speakers", type=int, help="Exact number of speakers, if known (moderator included).")
 @click.option("--min-speakers", type=int, help="At least this many speakers.")
 @click.option("--max-speakers", type=int, help="At most this many speakers (default: informants + moderator + 2).")
@@ -147,8 +207,12 @@ def cli(verbose: bool) -> None:
 @NAMES
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout; no progress bars.")
 @QUIET
-@click.option("--purge", "purge_audio", is_flag=True,
-              help="Then destroy the recordings, once the exports are written and verified (see 'transcribe purge').")
+@click.option(
+    "--purge",
+    "purge_audio",
+    is_flag=True,
+    help="Then destroy the recordings, once the exports are written and verified (see 'transcribe purge').",
+)
 @click.option("--yes", "-y", is_flag=True, help="With --purge: do not ask for confirmation.")
 def run(recordings, out, asr_model, diarization_model, models_dir, as_json, quiet, purge_audio, yes, **given):
     """Transcribe RECORDINGS (one session, in recording order) into a session folder.
@@ -165,8 +229,11 @@ def run(recordings, out, asr_model, diarization_model, models_dir, as_json, quie
     from .pipeline import run as run_pipeline
     from .progress import StageBars
 
-    options = RunOptions(**given, asr_model=asr_model and str(resolve(asr_model, "asr", models_dir)),
-                         diarization_model=diarization_model and str(resolve(diarization_model, "diarization", models_dir)))
+    options = RunOptions(
+        **given,
+        asr_model=asr_model and str(resolve(asr_model, "asr", models_dir)),
+        diarization_model=diarization_model and str(resolve(diarization_model, "diarization", models_dir)),
+    )
     bars = StageBars(quiet or as_json)
     try:
         result = run_pipeline(list(recordings), out or Path(Path(recordings[0]).stem), options, progress=bars)
@@ -181,8 +248,15 @@ def run(recordings, out, asr_model, diarization_model, models_dir, as_json, quie
         show(_purge(result.folder, yes=yes), as_json=False)
 
 
-_SLURM_OPTIONS = {"script": "--out", "partition": "--partition", "account": "--account", "gpus": "--gpus", "cpus": "--cpus",
-                  "mem": "--mem", "time_limit": "--time"}
+_SLURM_OPTIONS = {
+    "script": "--out",
+    "partition": "--partition",
+    "account": "--account",
+    "gpus": "--gpus",
+    "cpus": "--cpus",
+    "mem": "--mem",
+    "time_limit": "--time",
+}
 
 
 def _given(context: click.Context, options: dict[str, str]) -> list[str]:
@@ -194,10 +268,22 @@ def _given(context: click.Context, options: dict[str, str]) -> list[str]:
 @cli.command()
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--only", help="Run only these sessions of the manifest (names, comma-separated).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines on stdout (one object per event) for unattended runs.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON Lines on stdout (one object per event) for unattended runs."
+)
 @QUIET
-@click.option("--slurm", is_flag=True, help="Write an sbatch array script that runs the manifest on a Slurm cluster; run nothing here.")
-@click.option("--out", "-o", "script", type=click.Path(path_type=Path), help="With --slurm: write the script here (default: print it).")
+@click.option(
+    "--slurm",
+    is_flag=True,
+    help="Write an sbatch array script that runs the manifest on a Slurm cluster; run nothing here.",
+)
+@click.option(
+    "--out",
+    "-o",
+    "script",
+    type=click.Path(path_type=Path),
+    help="With --slurm: write the script here (default: print it).",
+)
 @click.option("--partition", help="With --slurm: the partition, e.g. accel.")
 @click.option("--account", help="With --slurm: the project account, e.g. p1234 (TSD) or nn1234k (Sigma2).")
 @click.option("--gpus", type=int, default=1, show_default=True, help="With --slurm: GPUs per task (0: CPU only).")
@@ -230,14 +316,18 @@ def batch(manifest, only, as_json, quiet, slurm, script, partition, account, gpu
         raise InputError("--only cannot be used with --slurm: the script runs every session, one array task each.")
     jobs = load_manifest(manifest)
     if slurm:
-        text = slurm_script(jobs, SlurmResources(partition=partition, account=account, gpus=gpus, cpus=cpus, mem=mem, time=time_limit))
+        text = slurm_script(
+            jobs, SlurmResources(partition=partition, account=account, gpus=gpus, cpus=cpus, mem=mem, time=time_limit)
+        )
         if script is None:
             click.echo(text, nl=False)
             return
         from .files import write_atomic
 
         write_atomic(Path(script), text)
-        click.echo(f"Wrote {script}: {len(jobs.tasks())} array task(s) for {len(jobs.jobs)} session(s). Submit it with: sbatch {script}")
+        click.echo(
+            f"Wrote {script}: {len(jobs.tasks())} array task(s) for {len(jobs.jobs)} session(s). Submit it with: sbatch {script}"
+        )
         return
     events = JsonLines() if as_json else BatchProgress(quiet)
     try:
@@ -275,9 +365,12 @@ def speakers(folder, template, as_json):
 
 @cli.command()
 @FOLDER
-@numbering_options(None, "Number of the first line (default: as before).",
-                   "Wrap text lines at this many characters (default: as before).",
-                   "Comma-separated: txt, docx, csv, json, maxqda, nvivo, srt, vtt.")
+@numbering_options(
+    None,
+    "Number of the first line (default: as before).",
+    "Wrap text lines at this many characters (default: as before).",
+    "Comma-separated: txt, docx, csv, json, maxqda, nvivo, srt, vtt.",
+)
 @click.option("--timestamps", is_flag=True, help="Show when each turn starts (txt and docx).")
 @click.option("--moderator-label", help="Label for the moderator (default: as before).")
 @SPEAKER_MAP
@@ -299,8 +392,12 @@ def export(folder, as_json, **given):
 
 @cli.command()
 @FOLDER
-@click.option("--names", "names_file", type=click.Path(path_type=Path),
-              help="Your names file so far: list only what it does not replace yet.")
+@click.option(
+    "--names",
+    "names_file",
+    type=click.Path(path_type=Path),
+    help="Your names file so far: list only what it does not replace yet.",
+)
 @json_option("the candidates")
 def names(folder, names_file, as_json):
     """List capitalised words inside sentences (likely names) with their line numbers.
@@ -317,9 +414,12 @@ def names(folder, names_file, as_json):
 
 @cli.command()
 @FOLDER
-@click.option("--questions", type=click.Path(path_type=Path),
-              help="The interview guide, one question per line, to match against the moderator's turns "
-                   "(default: each moderator question starts a segment).")
+@click.option(
+    "--questions",
+    type=click.Path(path_type=Path),
+    help="The interview guide, one question per line, to match against the moderator's turns "
+    "(default: each moderator question starts a segment).",
+)
 @json_option("every table")
 def report(folder, questions, as_json):
     """Participation, guide questions, who spoke after whom, and figures, from session.json alone.
@@ -333,8 +433,13 @@ def report(folder, questions, as_json):
 
 @cli.command()
 @FOLDER
-@click.option("--codes", "codes_file", required=True, type=click.Path(path_type=Path),
-              help='Your coding as TOML, code name → line numbers or ranges: "Støtte" = [74, 75, "78-80"].')
+@click.option(
+    "--codes",
+    "codes_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help='Your coding as TOML, code name → line numbers or ranges: "Støtte" = [74, 75, "78-80"].',
+)
 @json_option("the matrix and its warnings")
 def matrix(folder, codes_file, as_json):
     """Informant × code matrix: the lines each informant contributed to each code (CSV and docx)."""
@@ -347,8 +452,11 @@ def matrix(folder, codes_file, as_json):
 @FOLDER
 @YES
 @click.option("--dry-run", is_flag=True, help="Check everything and list what would be destroyed; delete nothing.")
-@click.option("--force-mismatch", is_flag=True,
-              help="Also destroy a recording whose content no longer matches the sha256 taken at intake.")
+@click.option(
+    "--force-mismatch",
+    is_flag=True,
+    help="Also destroy a recording whose content no longer matches the sha256 taken at intake.",
+)
 @json_option("the result")
 def purge(folder, yes, dry_run, force_mismatch, as_json):
     """Destroy the session's recordings, once every export is verified, and write a receipt.
@@ -369,16 +477,22 @@ def _purge(folder: Path, yes: bool, dry_run: bool = False, force_mismatch: bool 
 
     def confirm(plan) -> bool:
         click.echo("\n".join(plan.lines()), err=True)
-        return click.confirm(f"This cannot be undone. Destroy {plan.to_destroy} recording(s) of '{plan.session.name}'?",
-                             err=True)
+        return click.confirm(
+            f"This cannot be undone. Destroy {plan.to_destroy} recording(s) of '{plan.session.name}'?", err=True
+        )
 
     return purge(folder, force_mismatch=force_mismatch, dry_run=dry_run, confirm=None if yes or dry_run else confirm)
 
 
 @cli.command("verify-purge")
 @click.argument("target", metavar="DIR_OR_RECEIPT", type=click.Path(path_type=Path))
-@click.option("--scan", "scan_folders", multiple=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
-              help="Also search this folder, recursively, for audio and copies of the recordings (repeatable).")
+@click.option(
+    "--scan",
+    "scan_folders",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Also search this folder, recursively, for audio and copies of the recordings (repeatable).",
+)
 @json_option("the checks and the verdict")
 def verify_purge(target, scan_folders, as_json):
     """Check a purge: the receipt, that each recording is gone, the exports, and no audio left.
@@ -440,13 +554,20 @@ def models_check(targets, models_dir, as_json):
 
 @models.command("fetch")
 @click.argument("name", required=False)
-@click.option("--to", "directory", type=click.Path(path_type=Path),
-              help="The models directory to fetch into (default: $TRANSCRIBE_MODELS, else ./models).")
+@click.option(
+    "--to",
+    "directory",
+    type=click.Path(path_type=Path),
+    help="The models directory to fetch into (default: $TRANSCRIBE_MODELS, else ./models).",
+)
 @click.option("--token", help="A Hugging Face token, for gated models (default: $HF_TOKEN, else your saved login).")
 @click.option("--revision", help="A branch, tag or commit of the source repository (default: its latest).")
-@click.option("--quantization", help="Convert the Transformers weights here with CTranslate2 at this precision "
-                                      "(int8, int8_float16, float16, …) instead of taking the published conversion "
-                                      "(needs 'pip install transformers').")
+@click.option(
+    "--quantization",
+    help="Convert the Transformers weights here with CTranslate2 at this precision "
+    "(int8, int8_float16, float16, …) instead of taking the published conversion "
+    "(needs 'pip install transformers').",
+)
 def models_fetch(name, directory, token, revision, quantization):
     """Download a model, with a manifest, on a networked machine; without NAME, list what can be fetched.
 
@@ -464,8 +585,14 @@ def models_fetch(name, directory, token, revision, quantization):
     if name is None:
         click.echo("\n".join(catalogue_lines()))
         return
-    folder = fetch(name, directory, token=token, revision=revision, quantization=quantization,
-                   say=lambda message: click.echo(message, err=True))
+    folder = fetch(
+        name,
+        directory,
+        token=token,
+        revision=revision,
+        quantization=quantization,
+        say=lambda message: click.echo(message, err=True),
+    )
     click.echo("\n".join(fetched_lines(folder, name)))
 
 

@@ -22,7 +22,17 @@ from .errors import DeviceError, InputError
 DEVICES = ("auto", "cpu", "cuda")
 # CTranslate2's number formats. A format the device cannot do is converted by CTranslate2 to the
 # closest one it can.
-COMPUTE_TYPES = ("auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
+COMPUTE_TYPES = (
+    "auto",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
 # Whisper windows decoded together on a GPU (faster-whisper's BatchedInferencePipeline). On CPU
 # the sequential decoder is kept: batching does not pay there and changes how windows are cut.
 CUDA_BATCH_SIZE = 16
@@ -50,21 +60,27 @@ class CudaFacts:
     def problem(self) -> str | None:
         """Why CUDA cannot be used, in words; None when both engines can use a GPU."""
         if not self.driver:
-            return (f"no NVIDIA driver was found ({DRIVER} does not load), so this machine has no usable GPU. "
-                    "Install the NVIDIA driver, or in a container start it with the GPU passed in (docker run --gpus all)")
+            return (
+                f"no NVIDIA driver was found ({DRIVER} does not load), so this machine has no usable GPU. "
+                "Install the NVIDIA driver, or in a container start it with the GPU passed in (docker run --gpus all)"
+            )
         if self.torch_cuda is None:
             return "the installed PyTorch is a CPU-only build. Install the CUDA build of torch that pyproject.toml pins"
         if self.torch_devices == 0 and self.ctranslate2_devices == 0:
-            return ("the NVIDIA driver is there but no GPU can be used: none is visible (check CUDA_VISIBLE_DEVICES "
-                    "and nvidia-smi), or the driver is older than CUDA 12 needs")
+            return (
+                "the NVIDIA driver is there but no GPU can be used: none is visible (check CUDA_VISIBLE_DEVICES "
+                "and nvidia-smi), or the driver is older than CUDA 12 needs"
+            )
         if self.torch_devices == 0:
             return f"PyTorch (built for CUDA {self.torch_cuda}) sees no GPU, though CTranslate2 does; the driver may be too old for it"
         if self.ctranslate2_devices == 0:
             return "CTranslate2 sees no GPU, though PyTorch does; the driver may be older than CUDA 12 needs"
         if not self.cublas:
-            return (f"CTranslate2 needs CUDA 12's cuBLAS ({CUBLAS}) and it does not load. Install the pip package "
-                    "nvidia-cublas-cu12 (the CUDA 12 build of torch brings it) or a CUDA 12 toolkit, or add its lib folder "
-                    "to LD_LIBRARY_PATH")
+            return (
+                f"CTranslate2 needs CUDA 12's cuBLAS ({CUBLAS}) and it does not load. Install the pip package "
+                "nvidia-cublas-cu12 (the CUDA 12 build of torch brings it) or a CUDA 12 toolkit, or add its lib folder "
+                "to LD_LIBRARY_PATH"
+            )
         return None
 
 
@@ -186,11 +202,15 @@ def explain(exc: BaseException) -> str | None:
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     if "out of memory" in text.lower():
-        return (f"the GPU ran out of memory ({first}). Lower --batch-size, use --compute-type int8_float16 or a smaller "
-                f"model, or close other programs on the GPU (nvidia-smi lists them). {FALLBACK}")
+        return (
+            f"the GPU ran out of memory ({first}). Lower --batch-size, use --compute-type int8_float16 or a smaller "
+            f"model, or close other programs on the GPU (nvidia-smi lists them). {FALLBACK}"
+        )
     if "libcublas" in text or "libcudnn" in text:
-        return (f"a CUDA library is missing ({first}). Install the pip packages nvidia-cublas-cu12 and nvidia-cudnn-cu12 "
-                f"(the CUDA 12 build of torch brings them) or a CUDA 12 toolkit. {FALLBACK}")
+        return (
+            f"a CUDA library is missing ({first}). Install the pip packages nvidia-cublas-cu12 and nvidia-cudnn-cu12 "
+            f"(the CUDA 12 build of torch brings them) or a CUDA 12 toolkit. {FALLBACK}"
+        )
     if "no CUDA-capable device" in text:
         return f"no GPU is visible ({first}); check CUDA_VISIBLE_DEVICES and nvidia-smi. {FALLBACK}"
     if "driver version is insufficient" in text or "CUDA driver" in text:

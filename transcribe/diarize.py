@@ -106,8 +106,10 @@ class DiarizationSettings:
         unknown = sorted(set(tunables) - set(cls.names()))
         if unknown:
             raise InputError(f"Unknown diarisation setting {', '.join(unknown)}; known are {', '.join(cls.names())}.")
-        return cls(**{k: v for k, v in tunables.items() if not k.startswith("resegmentation_")},
-                   resegmentation=Resegmentation(**_unprefixed(tunables)))
+        return cls(
+            **{k: v for k, v in tunables.items() if not k.startswith("resegmentation_")},
+            resegmentation=Resegmentation(**_unprefixed(tunables)),
+        )
 
     def flat(self) -> dict:
         own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "resegmentation"}
@@ -121,8 +123,11 @@ class DiarizationSettings:
         """pyannote's instantiated parameters (they act after the embeddings)."""
         return {
             "segmentation": {"min_duration_off": self.segmentation_min_duration_off},
-            "clustering": {"method": self.clustering_method, "threshold": self.clustering_threshold,
-                           "min_cluster_size": self.clustering_min_cluster_size},
+            "clustering": {
+                "method": self.clustering_method,
+                "threshold": self.clustering_threshold,
+                "min_cluster_size": self.clustering_min_cluster_size,
+            },
         }
 
 
@@ -155,7 +160,10 @@ class Diarizer:
             others = {k: v for k, v in tunables.items() if not k.startswith("resegmentation_")}
             self._pipeline, self.models = _folder_pipeline(models.diarization_pipeline(model_dir), others)
         self._pipeline.to(torch.device(device))
-        self.settings = {**_settings(self._pipeline), **{f"resegmentation_{k}": v for k, v in asdict(self.resegmentation).items()}}
+        self.settings = {
+            **_settings(self._pipeline),
+            **{f"resegmentation_{k}": v for k, v in asdict(self.resegmentation).items()},
+        }
         self._embedded = model_dir is None
 
     def __call__(
@@ -197,7 +205,10 @@ class Diarizer:
         alike = ()
         if self.resegmentation.window:
             turns, exclusive, alike = resegment.resegment(
-                turns, exclusive, audio, self._embed(),
+                turns,
+                exclusive,
+                audio,
+                self._embed(),
                 **asdict(self.resegmentation),
                 batch_size=self._pipeline.embedding_batch_size,
                 progress=None if progress is None else lambda done, total: progress("resegmentation", done, total),
@@ -270,7 +281,9 @@ def _folder_pipeline(folder: models.PipelineFolder, tunables: dict):
     try:
         pipeline.instantiate(hyper)
     except (ValueError, KeyError) as exc:
-        raise models.ModelError(f"The parameters in {folder.folder / models.DIARIZATION_CONFIG} do not fit its pipeline: {exc}") from None
+        raise models.ModelError(
+            f"The parameters in {folder.folder / models.DIARIZATION_CONFIG} do not fit its pipeline: {exc}"
+        ) from None
     return pipeline, folder.models
 
 

@@ -57,10 +57,16 @@ def _nb_whisper(size: str, params: str, disk: int, verbatim: bool = False, wer: 
     repo = f"NbAiLab/{name}"
     style = "verbatim: lower case, no punctuation, no grammar fixing" if verbatim else "main model"
     return Entry(
-        name=name, role="asr", repo=repo, licence="Apache-2.0",
-        files=("ct2/*", *CT2_SIDE_FILES, "README.md"), strip="ct2/", convert_from=repo, size=disk,
+        name=name,
+        role="asr",
+        repo=repo,
+        licence="Apache-2.0",
+        files=("ct2/*", *CT2_SIDE_FILES, "README.md"),
+        strip="ct2/",
+        convert_from=repo,
+        size=disk,
         about=f"NB-Whisper {size.capitalize()} ({params} parameters), National Library of Norway, {style}; "
-              f"the publisher's own CTranslate2 conversion (float32){wer}",
+        f"the publisher's own CTranslate2 conversion (float32){wer}",
     )
 
 
@@ -70,35 +76,49 @@ _FASTER_WHISPER_FILES = ("config.json", "model.bin", "vocabulary.*", *CT2_SIDE_F
 CATALOGUE: dict[str, Entry] = {
     entry.name: entry
     for entry in (
-        *(_nb_whisper(size, params, disk, verbatim, _NB_WER if size == "large" and not verbatim else "")
-          for verbatim in (False, True)
-          for size, params, disk in (
-              ("tiny", "39 M", 155_000_000),
-              ("base", "74 M", 295_000_000),
-              ("small", "244 M", 970_000_000),
-              ("medium", "769 M", 3_070_000_000),
-              ("large", "1550 M", 6_180_000_000),
-          )),
-        Entry(
-            name="whisper-large-v3", role="asr", repo="Systran/faster-whisper-large-v3", licence="MIT",
-            files=_FASTER_WHISPER_FILES, convert_from="openai/whisper-large-v3", size=3_090_000_000,
-            about="OpenAI Whisper large-v3 (1550 M parameters), faster-whisper's own conversion (float16); "
-                  "WER 10.4 % on FLEURS Bokmål, 6.8 % on NST (Kummervold et al., Interspeech 2024)",
+        *(
+            _nb_whisper(size, params, disk, verbatim, _NB_WER if size == "large" and not verbatim else "")
+            for verbatim in (False, True)
+            for size, params, disk in (
+                ("tiny", "39 M", 155_000_000),
+                ("base", "74 M", 295_000_000),
+                ("small", "244 M", 970_000_000),
+                ("medium", "769 M", 3_070_000_000),
+                ("large", "1550 M", 6_180_000_000),
+            )
         ),
         Entry(
-            name="whisper-large-v3-turbo", role="asr", repo="mobiuslabsgmbh/faster-whisper-large-v3-turbo",
-            licence="MIT", files=_FASTER_WHISPER_FILES, convert_from="openai/whisper-large-v3-turbo",
+            name="whisper-large-v3",
+            role="asr",
+            repo="Systran/faster-whisper-large-v3",
+            licence="MIT",
+            files=_FASTER_WHISPER_FILES,
+            convert_from="openai/whisper-large-v3",
+            size=3_090_000_000,
+            about="OpenAI Whisper large-v3 (1550 M parameters), faster-whisper's own conversion (float16); "
+            "WER 10.4 % on FLEURS Bokmål, 6.8 % on NST (Kummervold et al., Interspeech 2024)",
+        ),
+        Entry(
+            name="whisper-large-v3-turbo",
+            role="asr",
+            repo="mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+            licence="MIT",
+            files=_FASTER_WHISPER_FILES,
+            convert_from="openai/whisper-large-v3-turbo",
             size=1_620_000_000,
             about="OpenAI Whisper large-v3-turbo (809 M parameters, 4 decoder layers), the conversion "
-                  "faster-whisper itself uses (float16); no published Norwegian WER",
+            "faster-whisper itself uses (float16); no published Norwegian WER",
         ),
         Entry(
-            name="speaker-diarization-community-1", role="diarization",
-            repo="pyannote/speaker-diarization-community-1", licence="CC-BY-4.0",
+            name="speaker-diarization-community-1",
+            role="diarization",
+            repo="pyannote/speaker-diarization-community-1",
+            licence="CC-BY-4.0",
             files=("config.yaml", "README.md", "LICENSE*", "segmentation/*", "embedding/*", "plda/*"),
-            size=33_000_000, gated=True,
+            size=33_000_000,
+            gated=True,
             about="pyannote speaker-diarization-community-1 (segmentation-3.0, WeSpeaker ResNet34, VBx "
-                  "with PLDA); gated: accept its conditions on the hub and pass a token",
+            "with PLDA); gated: accept its conditions on the hub and pass a token",
         ),
     )
 }
@@ -155,13 +175,17 @@ def fetch(
 
         info = HfApi(endpoint=endpoint, token=token).model_info(repo, revision=revision, files_metadata=True)
         if not info.sha:
-            raise ModelError(f"{endpoint} did not say which commit of {repo} it serves, so the model's origin could not be recorded.")
+            raise ModelError(
+                f"{endpoint} did not say which commit of {repo} it serves, so the model's origin could not be recorded."
+            )
         wanted = _select(info.siblings or [], entry, quantization)
         _check_space(root, wanted, download, converting=quantization is not None)
         total = sum(_size(sibling) or 0 for sibling in wanted)
         say(f"Fetching {len(wanted)} files ({_gb(total)}) of {repo} at {info.sha} from {endpoint} into {work} …")
         for sibling in wanted:
-            hf_hub_download(repo, sibling.rfilename, revision=info.sha, local_dir=download, endpoint=endpoint, token=token)
+            hf_hub_download(
+                repo, sibling.rfilename, revision=info.sha, local_dir=download, endpoint=endpoint, token=token
+            )
     _verify_download(download, wanted, repo)
 
     folder = work / entry.name
@@ -174,7 +198,11 @@ def fetch(
         conversion = None
     card = info.card_data.get("license") if info.card_data else None
     models.write_manifest(
-        folder, name=entry.name, role=entry.role, repo=repo, revision=info.sha,
+        folder,
+        name=entry.name,
+        role=entry.role,
+        repo=repo,
+        revision=info.sha,
         url=f"{endpoint}/{repo}/tree/{info.sha}",
         licence=card if card and card.lower() not in ("other", entry.licence.lower()) else entry.licence,
         conversion=conversion,
@@ -224,7 +252,9 @@ def _hub_errors(repo: str, revision: str | None, endpoint: str):
             f"{endpoint}/settings/tokens."
         ) from None
     except RevisionNotFoundError:
-        raise ModelError(f"{repo} has no revision '{revision}' at {endpoint}. Leave out --revision for the latest.") from None
+        raise ModelError(
+            f"{repo} has no revision '{revision}' at {endpoint}. Leave out --revision for the latest."
+        ) from None
     except RepositoryNotFoundError:
         raise ModelError(
             f"{repo} was not found at {endpoint} (or it is private and the token has no access)."
@@ -269,13 +299,19 @@ def _select(siblings: list, entry: Entry, quantization: str | None) -> list:
     missing = [name for name in needed if name not in names] + ([] if has_weights else ["the weights (*.safetensors)"])
     if missing:
         repo = entry.convert_from if quantization else entry.repo
-        hint = "" if quantization or entry.convert_from is None else " Try --quantization float16 to convert its Transformers weights instead."
-        raise ModelError(f"{repo} does not hold {', '.join(missing)} where transcribe expects it, so it cannot be used as is.{hint}")
+        hint = (
+            ""
+            if quantization or entry.convert_from is None
+            else " Try --quantization float16 to convert its Transformers weights instead."
+        )
+        raise ModelError(
+            f"{repo} does not hold {', '.join(missing)} where transcribe expects it, so it cannot be used as is.{hint}"
+        )
     return wanted
 
 
 def _local_name(path: str, strip: str) -> str:
-    return path[len(strip):] if strip and path.startswith(strip) else path
+    return path[len(strip) :] if strip and path.startswith(strip) else path
 
 
 def _size(sibling) -> int | None:
@@ -291,8 +327,10 @@ def _check_space(root: Path, wanted: list, download: Path, converting: bool) -> 
     needed = missing + (sum(_size(s) or 0 for s in wanted) if converting else 0)  # conversion writes a second copy
     free = shutil.disk_usage(root).free
     if needed > free:
-        raise ModelError(f"This fetch needs about {_gb(needed)} free in {root}, but only {_gb(free)} is free. "
-                         "Free some space or choose another folder with --to.")
+        raise ModelError(
+            f"This fetch needs about {_gb(needed)} free in {root}, but only {_gb(free)} is free. "
+            "Free some space or choose another folder with --to."
+        )
 
 
 def _verify_download(download: Path, wanted: list, repo: str) -> None:
@@ -301,11 +339,15 @@ def _verify_download(download: Path, wanted: list, repo: str) -> None:
         path = download / sibling.rfilename
         expected = _size(sibling)
         if not path.is_file() or (expected is not None and path.stat().st_size != expected):
-            raise ModelError(f"{sibling.rfilename} of {repo} did not download completely. Run the same command again to resume.")
+            raise ModelError(
+                f"{sibling.rfilename} of {repo} did not download completely. Run the same command again to resume."
+            )
         if sibling.lfs and sha256_file(path) != sibling.lfs["sha256"]:
             path.unlink()
-            raise ModelError(f"{sibling.rfilename} of {repo} does not match the sha256 the hub publishes for it; "
-                             "it was deleted. Run the same command again to download it anew.")
+            raise ModelError(
+                f"{sibling.rfilename} of {repo} does not match the sha256 the hub publishes for it; "
+                "it was deleted. Run the same command again to download it anew."
+            )
 
 
 def _arrange(download: Path, folder: Path, wanted: list, strip: str) -> None:
@@ -313,7 +355,9 @@ def _arrange(download: Path, folder: Path, wanted: list, strip: str) -> None:
         destination = folder / _local_name(sibling.rfilename, strip)
         destination.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         if destination.exists():
-            raise ModelError(f"Two files of the repository would both become {destination}; the catalogue entry needs fixing.")
+            raise ModelError(
+                f"Two files of the repository would both become {destination}; the catalogue entry needs fixing."
+            )
         os.replace(download / sibling.rfilename, destination)
 
 
@@ -332,7 +376,8 @@ def _convert(source: Path, folder: Path, quantization: str) -> dict:
 
     side_files = [name for name in CT2_SIDE_FILES if (source / name).is_file()]
     converter = TransformersConverter(
-        str(source), copy_files=side_files,
+        str(source),
+        copy_files=side_files,
         load_as_float16=quantization not in ("float32", "int8_float32", "int16"),  # halves the memory it takes
     )
     try:
@@ -340,15 +385,23 @@ def _convert(source: Path, folder: Path, quantization: str) -> dict:
     except (ValueError, NotImplementedError, OSError, RuntimeError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise ModelError(f"CTranslate2 could not convert the downloaded model ({str(exc).splitlines()[0]}).") from None
-    return {"tool": f"ctranslate2 {ctranslate2.__version__} TransformersConverter",
-            "transformers": transformers.__version__, "quantization": quantization}
+    return {
+        "tool": f"ctranslate2 {ctranslate2.__version__} TransformersConverter",
+        "transformers": transformers.__version__,
+        "quantization": quantization,
+    }
 
 
 def catalogue_lines() -> list[str]:
     """What ``transcribe models fetch`` without a name prints: every model it can fetch."""
-    return ["Models transcribe can fetch (transcribe models fetch NAME):", *(
-        f"  {entry.name:<32} {entry.role:<12} {models.size_text(entry.size):>7}  {entry.licence:<10}  {entry.repo}\n"
-        f"      {entry.about}" for entry in CATALOGUE.values())]
+    return [
+        "Models transcribe can fetch (transcribe models fetch NAME):",
+        *(
+            f"  {entry.name:<32} {entry.role:<12} {models.size_text(entry.size):>7}  {entry.licence:<10}  {entry.repo}\n"
+            f"      {entry.about}"
+            for entry in CATALOGUE.values()
+        ),
+    ]
 
 
 def fetched_lines(folder: Path, name: str) -> list[str]:
@@ -356,7 +409,9 @@ def fetched_lines(folder: Path, name: str) -> list[str]:
     manifest = models.read_manifest(folder)
     size = sum(entry["size"] for entry in manifest["files"])
     option = "--asr-model" if manifest["role"] == "asr" else "--diarization-model"
-    return [f"{folder}: {manifest['source']['repo']}@{manifest['source']['revision'][:12]}, "
-            f"{len(manifest['files'])} files, {models.size_text(size)}, licence {manifest['licence']}.",
-            f"Copy the folder into the offline machine's models directory, check it there with "
-            f"'transcribe models check {name}', then use it: transcribe run … {option} {name}"]
+    return [
+        f"{folder}: {manifest['source']['repo']}@{manifest['source']['revision'][:12]}, "
+        f"{len(manifest['files'])} files, {models.size_text(size)}, licence {manifest['licence']}.",
+        f"Copy the folder into the offline machine's models directory, check it there with "
+        f"'transcribe models check {name}', then use it: transcribe run … {option} {name}",
+    ]

@@ -89,7 +89,9 @@ def read_toml(path: str | Path, what: str, example: str) -> dict:
     except UnicodeDecodeError:
         raise InputError(f"The {what} {path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"The {what} {path} is not valid TOML ({exc}). Write one entry per line, like {example}.") from None
+        raise InputError(
+            f"The {what} {path} is not valid TOML ({exc}). Write one entry per line, like {example}."
+        ) from None
 
 
 def toml_value(value) -> str:

@@ -44,8 +44,6 @@ class FinishOptions:
             check_moderator_label(self.moderator_label)
 
 
-
-
 @dataclass(frozen=True)
 class Exported:
     """``transcribe export``: the files written, and the names replaced when a names file was given."""
@@ -73,7 +71,9 @@ def last_line(folder: Path) -> int:
     return lines[-1].number if lines else other.start_line - 1
 
 
-def finish(session: Session, folder: Path, options: FinishOptions = FinishOptions(), names: Names | None = None) -> list[ExportRecord]:
+def finish(
+    session: Session, folder: Path, options: FinishOptions = FinishOptions(), names: Names | None = None
+) -> list[ExportRecord]:
     """Label, number and export a transcribed ``session`` into ``folder``, record the exports, save it.
 
     The caller holds the session lock. ``names`` are the loaded ``options.names_file`` when the
@@ -81,17 +81,23 @@ def finish(session: Session, folder: Path, options: FinishOptions = FinishOption
     """
     folder = Path(folder)
     if options.continue_from is not None and Path(options.continue_from).resolve() == folder.resolve():
-        raise InputError(f"--continue-from {options.continue_from} is this session itself; give the previous session's folder.")
+        raise InputError(
+            f"--continue-from {options.continue_from} is this session itself; give the previous session's folder."
+        )
     if names is None and options.names_file is not None:
         names = load_names(options.names_file)
     if options.moderator_label is not None:
         if session.speaker_map is not None:
-            session.speaker_map = relabel_moderator(session.speaker_map, session.moderator_label, options.moderator_label)
+            session.speaker_map = relabel_moderator(
+                session.speaker_map, session.moderator_label, options.moderator_label
+            )
         session.moderator_label = options.moderator_label
     if options.map_file is not None:
         if session.utterances is None:
-            raise SessionError(f"Session '{session.name}' has no transcript yet, so there are no speakers to map. "
-                               "Run 'transcribe run' first.")
+            raise SessionError(
+                f"Session '{session.name}' has no transcript yet, so there are no speakers to map. "
+                "Run 'transcribe run' first."
+            )
         session.speaker_map = load_map(options.map_file, session, options.merge)
     if options.continue_from is not None:
         session.start_line = last_line(options.continue_from) + 1
@@ -109,7 +115,9 @@ def finish(session: Session, folder: Path, options: FinishOptions = FinishOption
     records = write_exports(document, folder, options.formats)
     session.exports = [record for record in session.exports if record.format not in options.formats] + records
     if names is not None:
-        session.pseudonymisation = {"names": len(names.names), "replacements": document.replacements} if names.names else None
+        session.pseudonymisation = (
+            {"names": len(names.names), "replacements": document.replacements} if names.names else None
+        )
     session.save(folder)
     return records
 
@@ -117,7 +125,9 @@ def finish(session: Session, folder: Path, options: FinishOptions = FinishOption
 def export_session(folder: Path, options: FinishOptions) -> Exported:
     """``transcribe export``: finish the session in ``folder`` again from session.json alone."""
     folder = Path(folder)
-    names = load_names(options.names_file) if options.names_file is not None else None  # before the lock: a typo waits for no one
+    names = (
+        load_names(options.names_file) if options.names_file is not None else None
+    )  # before the lock: a typo waits for no one
     with locked(folder):
         session = Session.load(folder)
         records = finish(session, folder, options, names)

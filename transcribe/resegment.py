@@ -84,8 +84,14 @@ def speech_windows(speech: np.ndarray, window: int, hop: int, bridge: int, short
     return found
 
 
-def relabel(labels: np.ndarray, windows: Sequence[tuple[int, int]], embeddings: np.ndarray, num_speakers: int,
-            min_change: int, iterations: int) -> np.ndarray:
+def relabel(
+    labels: np.ndarray,
+    windows: Sequence[tuple[int, int]],
+    embeddings: np.ndarray,
+    num_speakers: int,
+    min_change: int,
+    iterations: int,
+) -> np.ndarray:
     """New frame labels (speaker index, -1 for no single speaker) from window embeddings.
 
     ``labels``: per frame, the speaker index pyannote gave it, -1 where no one or several speak.
@@ -121,8 +127,13 @@ def relabel(labels: np.ndarray, windows: Sequence[tuple[int, int]], embeddings: 
     return labels
 
 
-def alike(labels: np.ndarray, windows: Sequence[tuple[int, int]], embeddings: np.ndarray, speakers: Sequence[str],
-          threshold: float = ALIKE) -> tuple[tuple[str, str, float], ...]:
+def alike(
+    labels: np.ndarray,
+    windows: Sequence[tuple[int, int]],
+    embeddings: np.ndarray,
+    speakers: Sequence[str],
+    threshold: float = ALIKE,
+) -> tuple[tuple[str, str, float], ...]:
     """Pairs of speakers whose voices (as in ``relabel``) have a cosine similarity of at least
     ``threshold``: (speaker, speaker, similarity to two decimals), most alike first."""
     windows, unit = _usable(windows, embeddings)
@@ -130,9 +141,12 @@ def alike(labels: np.ndarray, windows: Sequence[tuple[int, int]], embeddings: np
         return ()
     voices, known = _voices(labels, windows, unit, len(speakers))
     similarity = voices @ voices.T
-    pairs = [(speakers[a], speakers[b], round(float(similarity[a, b]), 2))
-             for a in range(len(speakers)) for b in range(a + 1, len(speakers))
-             if known[a] and known[b] and similarity[a, b] >= threshold]
+    pairs = [
+        (speakers[a], speakers[b], round(float(similarity[a, b]), 2))
+        for a in range(len(speakers))
+        for b in range(a + 1, len(speakers))
+        if known[a] and known[b] and similarity[a, b] >= threshold
+    ]
     return tuple(sorted(pairs, key=lambda pair: -pair[2]))
 
 
@@ -161,8 +175,19 @@ def _owner(frames: np.ndarray, num_speakers: int) -> int:
     return best if held[best] >= INSIDE * len(frames) else -1
 
 
-def resegment(turns, exclusive, audio: np.ndarray, embed: Callable, *, window: float, hop: float, min_change: float,
-              iterations: int, batch_size: int = 32, progress: Callable[[int, int], None] | None = None):
+def resegment(
+    turns,
+    exclusive,
+    audio: np.ndarray,
+    embed: Callable,
+    *,
+    window: float,
+    hop: float,
+    min_change: float,
+    iterations: int,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+):
     """Return (turns, exclusive, alike): the turns with one-voice speech relabelled (diarize.Turn
     tuples in and out) and the pairs of speakers who sound alike afterwards (see ``alike``).
 
@@ -176,10 +201,15 @@ def resegment(turns, exclusive, audio: np.ndarray, embed: Callable, *, window: f
     index = {speaker: k for k, speaker in enumerate(speakers)}
     labels = np.full(frames, -1, dtype=np.int64)
     for turn in exclusive:
-        labels[_frame(turn.start):_frame(turn.end)] = index[turn.speaker]
+        labels[_frame(turn.start) : _frame(turn.end)] = index[turn.speaker]
     per_second = FRAMES_PER_SECOND
-    windows = speech_windows(labels >= 0, round(window * per_second), max(1, round(hop * per_second)),
-                             round(BRIDGE_SECONDS * per_second), round(SHORTEST_SECONDS * per_second))
+    windows = speech_windows(
+        labels >= 0,
+        round(window * per_second),
+        max(1, round(hop * per_second)),
+        round(BRIDGE_SECONDS * per_second),
+        round(SHORTEST_SECONDS * per_second),
+    )
     if not windows:
         return turns, exclusive, ()
     embeddings = _embeddings(audio, windows, embed, batch_size, progress)
@@ -191,18 +221,26 @@ def resegment(turns, exclusive, audio: np.ndarray, embed: Callable, *, window: f
     # several voices at once: pyannote's labels stay
     several = np.zeros(frames, dtype=np.int64)
     for turn in turns:
-        several[_frame(turn.start):_frame(turn.end)] += 1
+        several[_frame(turn.start) : _frame(turn.end)] += 1
     several = several >= 2
 
     def seconds(frame: int) -> float:
         return round(min(frame / per_second, len(audio) / SAMPLE_RATE), 3)
 
-    new_exclusive = [Turn(seconds(s), seconds(e), speaker) for k, speaker in enumerate(speakers) for s, e in runs(new == k)]
-    new_turns = [Turn(seconds(s), seconds(e), speaker) for k, speaker in enumerate(speakers) for s, e in runs((new == k) & ~several)]
+    new_exclusive = [
+        Turn(seconds(s), seconds(e), speaker) for k, speaker in enumerate(speakers) for s, e in runs(new == k)
+    ]
+    new_turns = [
+        Turn(seconds(s), seconds(e), speaker)
+        for k, speaker in enumerate(speakers)
+        for s, e in runs((new == k) & ~several)
+    ]
     for turn in turns:
         first = _frame(turn.start)
-        new_turns.extend(Turn(seconds(first + s), seconds(first + e), turn.speaker)
-                         for s, e in runs(several[first:_frame(turn.end)]))
+        new_turns.extend(
+            Turn(seconds(first + s), seconds(first + e), turn.speaker)
+            for s, e in runs(several[first : _frame(turn.end)])
+        )
     order = lambda t: (t.start, t.end, t.speaker)  # noqa: E731
     return tuple(sorted(new_turns, key=order)), tuple(sorted(new_exclusive, key=order)), similar
 
@@ -219,16 +257,16 @@ def _embeddings(audio, windows, embed, batch_size, progress) -> np.ndarray:
     by_length: dict[int, list[int]] = {}
     for i, (start, end) in enumerate(windows):
         by_length.setdefault(end - start, []).append(i)
-    batches = [items[at:at + batch_size] for items in by_length.values() for at in range(0, len(items), batch_size)]
+    batches = [items[at : at + batch_size] for items in by_length.values() for at in range(0, len(items), batch_size)]
     found = None
     if progress:
         progress(0, len(batches))
     for done, items in enumerate(batches, 1):
-        clips = [audio[windows[i][0] * step:windows[i][1] * step] for i in items]
+        clips = [audio[windows[i][0] * step : windows[i][1] * step] for i in items]
         length = max(len(clip) for clip in clips)  # only the file's last window can come up short
         batch = np.zeros((len(clips), 1, length), dtype=np.float32)
         for row, clip in enumerate(clips):
-            batch[row, 0, :len(clip)] = clip
+            batch[row, 0, : len(clip)] = clip
         with torch.inference_mode():
             vectors = np.asarray(embed(torch.from_numpy(batch)), dtype=np.float32)
         if found is None:

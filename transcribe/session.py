@@ -44,7 +44,6 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-
 @dataclass
 class Session:
     name: str
@@ -88,13 +87,17 @@ class Session:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SessionError(f"{path} cannot be read ({exc}). Restore it from a backup or run the session again.") from None
+            raise SessionError(
+                f"{path} cannot be read ({exc}). Restore it from a backup or run the session again."
+            ) from None
         if data.get("schema") != SCHEMA:
             raise SessionError(f"{path} has schema {data.get('schema')!r}; this version reads {SCHEMA}.")
         try:
             return cls.from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:
-            raise SessionError(f"{path} is incomplete or damaged ({exc!r}). Run the session again into a new folder.") from None
+            raise SessionError(
+                f"{path} is incomplete or damaged ({exc!r}). Run the session again into a new folder."
+            ) from None
 
     @staticmethod
     def exists(folder: Path) -> bool:
@@ -216,7 +219,9 @@ def _diarization_from_dict(data: dict) -> Diarization:
         exclusive=_turns_from_list(data["exclusive"]),
         models=tuple(ModelInfo(**model) for model in data["models"]),
         settings=data["settings"],
-        alike=tuple((str(a), str(b), float(similar)) for a, b, similar in data.get("alike", [])),  # older sessions: none
+        alike=tuple(
+            (str(a), str(b), float(similar)) for a, b, similar in data.get("alike", [])
+        ),  # older sessions: none
     )
 
 
@@ -247,12 +252,19 @@ def _utterances_to_dict(utterances: list[Utterance], words: list[Word]) -> list[
         position += len(utterance.words)
         if tuple(words[first:position]) != utterance.words:
             raise SessionError("Internal error: utterances do not follow the transcription's words in order.")
-        rows.append({"speaker": utterance.speaker, "start": utterance.start, "end": utterance.end, "words": [first, position]})
+        rows.append(
+            {"speaker": utterance.speaker, "start": utterance.start, "end": utterance.end, "words": [first, position]}
+        )
     return rows
 
 
 def _utterances_from_dict(rows: list[dict], words: list[Word]) -> list[Utterance]:
     return [
-        Utterance(speaker=row["speaker"], start=row["start"], end=row["end"], words=tuple(words[row["words"][0] : row["words"][1]]))
+        Utterance(
+            speaker=row["speaker"],
+            start=row["start"],
+            end=row["end"],
+            words=tuple(words[row["words"][0] : row["words"][1]]),
+        )
         for row in rows
     ]

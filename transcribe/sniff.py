@@ -12,8 +12,21 @@ from __future__ import annotations
 
 HEAD = 16384  # enough for two MPEG frames (≤ 2.9 kB) or two ADTS frames (≤ 8 kB)
 
-IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1",
-                b"avif", b"avis", b"crx "}
+IMAGE_BRANDS = {
+    b"heic",
+    b"heix",
+    b"heim",
+    b"heis",
+    b"hevc",
+    b"hevx",
+    b"hevm",
+    b"hevs",
+    b"mif1",
+    b"msf1",
+    b"avif",
+    b"avis",
+    b"crx ",
+}
 ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
 
 _MPEG_BITRATES = {  # kbit/s by (MPEG-1?, layer) for bitrate index 1..14
@@ -25,7 +38,6 @@ _MPEG_BITRATES = {  # kbit/s by (MPEG-1?, layer) for bitrate index 1..14
     (False, 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
 }
 _MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}  # by version bits
-
 
 
 def audio_kind(head: bytes, size: int) -> str | None:
@@ -68,8 +80,13 @@ def audio_kind(head: bytes, size: int) -> str | None:
 
 def _id3(head: bytes) -> bool:
     """An ID3v2 tag: 'ID3', version 2–4, a revision, flags, and a 'syncsafe' size (high bits clear)."""
-    return (len(head) >= 10 and head[:3] == b"ID3" and head[3] in (2, 3, 4) and head[4] != 0xFF
-            and all(byte < 0x80 for byte in head[6:10]))
+    return (
+        len(head) >= 10
+        and head[:3] == b"ID3"
+        and head[3] in (2, 3, 4)
+        and head[4] != 0xFF
+        and all(byte < 0x80 for byte in head[6:10])
+    )
 
 
 def _chained(head: bytes, frame) -> bool:

@@ -49,8 +49,10 @@ def parse_informants(text: str) -> list[int]:
         if last < first or first < 1:
             raise InputError(f"--informants '{text}': a range must go upwards from 1 or more, like 7-12.")
         if last - first + 1 + len(numbers) > MAX_INFORMANTS:
-            raise InputError(f"--informants '{text}' names more than {MAX_INFORMANTS} informants. "
-                             "Give the numbers of this group only, like 1-6 or 7-12.")
+            raise InputError(
+                f"--informants '{text}' names more than {MAX_INFORMANTS} informants. "
+                "Give the numbers of this group only, like 1-6 or 7-12."
+            )
         numbers.extend(range(first, last + 1))
     if len(set(numbers)) != len(numbers):
         raise InputError(f"--informants '{text}' names an informant twice.")
@@ -69,10 +71,14 @@ def stats(utterances: Sequence[Utterance]) -> list[SpeakerStats]:
         row["turns"] += 1
         row["words"] += len(utterance.words)
         row["questions"] += utterance.text.count("?")
-    return [SpeakerStats(speaker=name, **row) for name, row in sorted(table.items(), key=lambda kv: kv[1]["first_start"])]
+    return [
+        SpeakerStats(speaker=name, **row) for name, row in sorted(table.items(), key=lambda kv: kv[1]["first_start"])
+    ]
 
 
-def propose_map(utterances: Sequence[Utterance], informants: Sequence[int], moderator: str = MODERATOR) -> dict[str, Label]:
+def propose_map(
+    utterances: Sequence[Utterance], informants: Sequence[int], moderator: str = MODERATOR
+) -> dict[str, Label]:
     """A first map for the researcher to check.
 
     Moderator: the cluster that asks and steers, scored as its share of all questions plus its
@@ -122,8 +128,15 @@ def format_informants(numbers: Sequence[int]) -> str:
 
 def check_moderator_label(label: str) -> str:
     """The moderator's label must read as a speaker name in every format, and never as another label."""
-    if (not label or label != label.strip() or len(label) > 30 or not label.isprintable() or label.isdigit()
-            or OBSERVER.fullmatch(label.upper()) or any(c in label for c in ":<>&")):
+    if (
+        not label
+        or label != label.strip()
+        or len(label) > 30
+        or not label.isprintable()
+        or label.isdigit()
+        or OBSERVER.fullmatch(label.upper())
+        or any(c in label for c in ":<>&")
+    ):
         raise InputError(
             f"--moderator-label '{label}' cannot be used. Write a short name such as M or Moderator: "
             "not only digits, not like O1 (that is an observer), and without : < > or &."
@@ -159,30 +172,39 @@ def check_map(data: dict, session, source: str, merge: bool = False) -> dict[str
     for cluster, value in data.items():
         label = _parse_label(value, moderator)
         if cluster not in known:
-            problems.append(f"{cluster} is not a speaker cluster of session '{session.name}' "
-                            f"(its clusters are {', '.join(sorted(known))})")
+            problems.append(
+                f"{cluster} is not a speaker cluster of session '{session.name}' "
+                f"(its clusters are {', '.join(sorted(known))})"
+            )
         elif isinstance(value, str) and value.strip().isdigit():
-            problems.append(f"{cluster} = \"{value}\" is text; write informant numbers without quotes: "
-                            f"{cluster} = {value.strip()}")
+            problems.append(
+                f'{cluster} = "{value}" is text; write informant numbers without quotes: {cluster} = {value.strip()}'
+            )
         elif label is None:
-            problems.append(f"{cluster} = {toml_value(value)} is not a label; write \"{moderator}\" for the moderator, "
-                            f"an informant number ({informants}), or \"O1\", \"O2\" … for observers")
+            problems.append(
+                f'{cluster} = {toml_value(value)} is not a label; write "{moderator}" for the moderator, '
+                f'an informant number ({informants}), or "O1", "O2" … for observers'
+            )
         elif isinstance(label, int) and label not in session.informants:
             problems.append(f"{cluster} = {label} is outside this session's informants ({informants})")
         else:
             mapping[cluster] = label
     unlabelled = [cluster for cluster in spoken if cluster not in data]
     if unlabelled:
-        problems.append(f"{', '.join(unlabelled)} {'has' if len(unlabelled) == 1 else 'have'} no label "
-                        "(every cluster that speaks needs one; 'transcribe speakers --template' lists them all)")
+        problems.append(
+            f"{', '.join(unlabelled)} {'has' if len(unlabelled) == 1 else 'have'} no label "
+            "(every cluster that speaks needs one; 'transcribe speakers --template' lists them all)"
+        )
     if not merge:
         clusters_of: dict[Label, list[str]] = {}
         for cluster, label in mapping.items():
             clusters_of.setdefault(label, []).append(cluster)
         for label, clusters in clusters_of.items():
             if len(clusters) > 1:
-                problems.append(f"{' and '.join(clusters)} are all labelled {label} "
-                                "(if they are one person split in two, add --merge)")
+                problems.append(
+                    f"{' and '.join(clusters)} are all labelled {label} "
+                    "(if they are one person split in two, add --merge)"
+                )
     if problems:
         raise InputError(f"The map file {source} cannot be used: {'; '.join(problems)}.")
     order = {cluster: index for index, cluster in enumerate(spoken)}
@@ -198,8 +220,8 @@ def map_template(session: Session) -> str:
     lines = [
         f"# Speakers of session '{session.name}'. Edit the labels, then apply them with",
         "#   transcribe export SESSION_FOLDER --map THIS_FILE",
-        f"# Labels: \"{session.moderator_label}\" = moderator, {format_informants(session.informants)} = informants, "
-        "\"O1\", \"O2\" … = observers.",
+        f'# Labels: "{session.moderator_label}" = moderator, {format_informants(session.informants)} = informants, '
+        '"O1", "O2" … = observers.',
         "# Two clusters with one label are one person split in two: add --merge.",
         "",
     ]
@@ -208,10 +230,14 @@ def map_template(session: Session) -> str:
         value = json.dumps(mapping.get(row.speaker, "?"), ensure_ascii=False)
         opening = first[row.speaker]
         excerpt = opening.text if len(opening.text) <= 60 else opening.text[:60] + "…"
-        lines.append(f"{row.speaker} = {value}  # {row.talk_time:.0f} s, {row.turns} turns, {row.questions} questions; "
-                     f"first at {clock(opening.start)}: {excerpt}")
-        lines += [f"#   sounds like {other} (voice similarity {similar:.2f}): if one person, give both one label and add --merge"
-                  for other, similar in alike.get(row.speaker, [])]
+        lines.append(
+            f"{row.speaker} = {value}  # {row.talk_time:.0f} s, {row.turns} turns, {row.questions} questions; "
+            f"first at {clock(opening.start)}: {excerpt}"
+        )
+        lines += [
+            f"#   sounds like {other} (voice similarity {similar:.2f}): if one person, give both one label and add --merge"
+            for other, similar in alike.get(row.speaker, [])
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -227,10 +253,15 @@ class Evidence:
     def lines(self) -> list[str]:
         lines = []
         for row in self.rows:
-            lines.append(f"{row['speaker']} → {row['label']}: {row['talk_time']:.0f} s, {row['turns']} turns, "
-                         f"{row['words']} words, {row['questions']} questions, first at {clock(row['first_start'])}")
-            lines += [f"    sounds like {other['speaker']} (voice similarity {other['similarity']:.2f}): "
-                      "if one person, give both one label and add --merge" for other in row["sounds_like"]]
+            lines.append(
+                f"{row['speaker']} → {row['label']}: {row['talk_time']:.0f} s, {row['turns']} turns, "
+                f"{row['words']} words, {row['questions']} questions, first at {clock(row['first_start'])}"
+            )
+            lines += [
+                f"    sounds like {other['speaker']} (voice similarity {other['similarity']:.2f}): "
+                "if one person, give both one label and add --merge"
+                for other in row["sounds_like"]
+            ]
             lines += [f"    [{clock(line['start'])}] {line['text'][:100]}" for line in row["first_lines"]]
         return lines
 
@@ -243,13 +274,21 @@ def evidence(session: Session) -> Evidence:
     rows = []
     for row in stats(session.utterances):
         first = [u for u in session.utterances if u.speaker == row.speaker][:3]
-        rows.append({
-            "speaker": row.speaker, "label": (session.speaker_map or {}).get(row.speaker),
-            "talk_time": round(row.talk_time, 1), "turns": row.turns, "words": row.words,
-            "questions": row.questions, "first_start": round(row.first_start, 2),
-            "first_lines": [{"start": round(u.start, 2), "text": u.text} for u in first],
-            "sounds_like": [{"speaker": other, "similarity": similar} for other, similar in alike.get(row.speaker, [])],
-        })
+        rows.append(
+            {
+                "speaker": row.speaker,
+                "label": (session.speaker_map or {}).get(row.speaker),
+                "talk_time": round(row.talk_time, 1),
+                "turns": row.turns,
+                "words": row.words,
+                "questions": row.questions,
+                "first_start": round(row.first_start, 2),
+                "first_lines": [{"start": round(u.start, 2), "text": u.text} for u in first],
+                "sounds_like": [
+                    {"speaker": other, "similarity": similar} for other, similar in alike.get(row.speaker, [])
+                ],
+            }
+        )
     return Evidence(tuple(rows))
 
 
@@ -275,4 +314,3 @@ def _parse_label(value, moderator: str) -> Label | None:
         if OBSERVER.fullmatch(text.upper()):
             return text.upper()
     return None
-

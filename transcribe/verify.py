@@ -53,7 +53,9 @@ class Hit:
     error: str | None = None
 
 
-def scan(folders: Iterable[str | Path], recordings: Mapping[str, tuple[int, str]] | None = None) -> tuple[list[Hit], int]:
+def scan(
+    folders: Iterable[str | Path], recordings: Mapping[str, tuple[int, str]] | None = None
+) -> tuple[list[Hit], int]:
     """Search ``folders`` recursively; return the hits and how many files were examined.
 
     ``recordings`` maps sha256 → (size, path) of purged recordings; only files of one of those
@@ -82,6 +84,7 @@ def scan(folders: Iterable[str | Path], recordings: Mapping[str, tuple[int, str]
 
 def _files(folders: Iterable[str | Path], hits: list[Hit]) -> Iterator[tuple[Path, os.stat_result]]:
     """Regular files under ``folders`` (links to files followed, links to folders not)."""
+
     def unreadable(exc: OSError) -> None:
         hits.append(Hit(str(exc.filename), error=exc.strerror or type(exc).__name__))
 
@@ -149,16 +152,22 @@ class Verification:
         for check in self.checks:
             where = f"{check.path}: " if check.path else ""
             lines.append(f"  {'ok' if check.ok else 'FAIL':<5} {check.check:<10} {where}{check.detail}")
-        lines += [f"Not scanned: {folder}, where recordings were. Add --scan {folder} to search there too."
-                  for folder in self.unscanned_source_folders]
-        lines.append("Verdict: PASSED, every check holds." if self.ok else f"Verdict: FAILED, {len(self.problems)} problem(s).")
+        lines += [
+            f"Not scanned: {folder}, where recordings were. Add --scan {folder} to search there too."
+            for folder in self.unscanned_source_folders
+        ]
+        lines.append(
+            "Verdict: PASSED, every check holds." if self.ok else f"Verdict: FAILED, {len(self.problems)} problem(s)."
+        )
         return lines
 
     def raise_if_failed(self) -> None:
         """VerificationFailed (its exit status) unless every check holds."""
         if not self.ok:
-            raise VerificationFailed(f"The purge of '{self.session or self.folder}' cannot be confirmed: "
-                                     f"{len(self.problems)} check(s) failed.")
+            raise VerificationFailed(
+                f"The purge of '{self.session or self.folder}' cannot be confirmed: "
+                f"{len(self.problems)} check(s) failed."
+            )
 
 
 def verify_purge(target: str | Path, scan_folders: Iterable[str | Path] = ()) -> Verification:
@@ -193,17 +202,29 @@ def verify_purge(target: str | Path, scan_folders: Iterable[str | Path] = ()) ->
         if hit.error:
             checks.append(Check("scan", False, f"cannot be read ({hit.error}), so it cannot be cleared", hit.path))
         elif hit.copy_of:
-            checks.append(Check("scan", False, f"a byte-identical copy of the purged recording {hit.copy_of}", hit.path))
+            checks.append(
+                Check("scan", False, f"a byte-identical copy of the purged recording {hit.copy_of}", hit.path)
+            )
         else:
             checks.append(Check("scan", False, f"holds audio ({hit.kind}), found by content", hit.path))
     if not hits:
-        checks.append(Check("scan", True, f"{count} files in {len(folders)} folder(s): no audio, no copy of a purged recording"))
+        checks.append(
+            Check("scan", True, f"{count} files in {len(folders)} folder(s): no audio, no copy of a purged recording")
+        )
 
     scanned = [str(Path(f).resolve()) for f in folders]
     source_folders = sorted({str(Path(path).parent) for _, path in recordings.values()})
     unscanned = [f for f in source_folders if not any(_inside(f, s) for s in scanned)]
-    return Verification(str(folder), str(receipt_path), session.name if session else None, receipt_sha256,
-                  tuple(scanned), count, tuple(checks), tuple(unscanned))
+    return Verification(
+        str(folder),
+        str(receipt_path),
+        session.name if session else None,
+        receipt_sha256,
+        tuple(scanned),
+        count,
+        tuple(checks),
+        tuple(unscanned),
+    )
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -218,12 +239,21 @@ def _load_session(folder: Path, checks: list[Check]) -> Session | None:
         return None
 
 
-def _check_receipt(path: Path, folder: Path, session: Session | None, checks: list[Check]) -> tuple[dict | None, str | None]:
+def _check_receipt(
+    path: Path, folder: Path, session: Session | None, checks: list[Check]
+) -> tuple[dict | None, str | None]:
     """The receipt, if it is well-formed (else None), and its sha256."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        checks.append(Check("receipt", False, "no purge receipt: this session has not been purged, or its receipt was removed", str(path)))
+        checks.append(
+            Check(
+                "receipt",
+                False,
+                "no purge receipt: this session has not been purged, or its receipt was removed",
+                str(path),
+            )
+        )
         return None, None
     except OSError as exc:
         checks.append(Check("receipt", False, f"cannot be read ({exc.strerror})", str(path)))
@@ -238,26 +268,55 @@ def _check_receipt(path: Path, folder: Path, session: Session | None, checks: li
         checks.append(Check("receipt", False, "malformed: " + "; ".join(problems), str(path)))
         receipt = None
     else:
-        checks.append(Check("receipt", True, f"well-formed ({len(receipt['files'])} recordings, {len(receipt['exports'])} exports)", str(path)))
+        checks.append(
+            Check(
+                "receipt",
+                True,
+                f"well-formed ({len(receipt['files'])} recordings, {len(receipt['exports'])} exports)",
+                str(path),
+            )
+        )
     if session is None:
         return receipt, digest
     state = session.purge or {}
     if session.purge_state is not PurgeState.COMPLETE:
-        checks.append(Check("receipt", False, f"session.json records no finished purge (purge state: {state.get('state')})", str(folder)))
+        checks.append(
+            Check(
+                "receipt",
+                False,
+                f"session.json records no finished purge (purge state: {state.get('state')})",
+                str(folder),
+            )
+        )
         return receipt, digest
     if digest == state.get("receipt_sha256"):
         checks.append(Check("receipt", True, f"sha256 {digest} matches session.json", str(path)))
     else:
-        checks.append(Check("receipt", False, f"sha256 {digest} differs from {state.get('receipt_sha256')} recorded in "
-                                              "session.json: the receipt or session.json was changed after the purge", str(path)))
+        checks.append(
+            Check(
+                "receipt",
+                False,
+                f"sha256 {digest} differs from {state.get('receipt_sha256')} recorded in "
+                "session.json: the receipt or session.json was changed after the purge",
+                str(path),
+            )
+        )
     text = folder / state.get("receipt_text", RECEIPT_TEXT)
     try:
         text_ok = sha256_file(text) == state.get("receipt_text_sha256")
     except OSError:
         checks.append(Check("receipt", False, "the human-readable receipt is missing or unreadable", str(text)))
     else:
-        checks.append(Check("receipt", text_ok, "matches session.json" if text_ok else
-                            "differs from the sha256 recorded in session.json: it was changed after the purge", str(text)))
+        checks.append(
+            Check(
+                "receipt",
+                text_ok,
+                "matches session.json"
+                if text_ok
+                else "differs from the sha256 recorded in session.json: it was changed after the purge",
+                str(text),
+            )
+        )
     if receipt is not None:
         _check_coverage(receipt, session, path, checks)
     return receipt, digest
@@ -265,11 +324,22 @@ def _check_receipt(path: Path, folder: Path, session: Session | None, checks: li
 
 def _check_coverage(receipt: dict, session: Session, path: Path, checks: list[Check]) -> None:
     if receipt["session"] != session.name:
-        checks.append(Check("receipt", False, f"names session '{receipt['session']}', but session.json is '{session.name}'", str(path)))
+        checks.append(
+            Check(
+                "receipt",
+                False,
+                f"names session '{receipt['session']}', but session.json is '{session.name}'",
+                str(path),
+            )
+        )
     listed = {(row["path"], row["sha256"]) for row in receipt["files"]}
     for source in session.sources:
         if (source.path, source.sha256) not in listed:
-            checks.append(Check("receipt", False, f"recording {source.path} (taken in at intake) is not in the receipt", str(path)))
+            checks.append(
+                Check(
+                    "receipt", False, f"recording {source.path} (taken in at intake) is not in the receipt", str(path)
+                )
+            )
 
 
 def _check_gone(recordings: Mapping[str, tuple[int, str]], checks: list[Check]) -> None:
@@ -293,8 +363,15 @@ def _check_gone(recordings: Mapping[str, tuple[int, str]], checks: list[Check]) 
         if same:
             checks.append(Check("recording", False, "the purged recording exists here again (same sha256)", name))
         elif kind:
-            checks.append(Check("recording", False, f"an audio file ({kind}) exists here again, with other content: "
-                                                    "check it is not the recording edited or shared again", name))
+            checks.append(
+                Check(
+                    "recording",
+                    False,
+                    f"an audio file ({kind}) exists here again, with other content: "
+                    "check it is not the recording edited or shared again",
+                    name,
+                )
+            )
         else:
             checks.append(Check("recording", True, "gone (a file that is not audio now has this name)", name))
 
@@ -312,10 +389,21 @@ def _check_exports(folder: Path, receipt: dict, session: Session | None, checks:
         if digest == row["sha256"]:
             checks.append(Check("export", True, f"sha256 matches the receipt ({digest[:16]}…)", str(path)))
         elif later and later.sha256 == digest and later.written >= receipt["finished"]:
-            checks.append(Check("export", True, f"written again after the purge ({later.written}); matches session.json", str(path)))
+            checks.append(
+                Check(
+                    "export", True, f"written again after the purge ({later.written}); matches session.json", str(path)
+                )
+            )
         else:
-            checks.append(Check("export", False, f"changed since the purge (sha256 now {digest[:16]}…, receipt "
-                                                 f"{row['sha256'][:16]}…) and not recorded in session.json", str(path)))
+            checks.append(
+                Check(
+                    "export",
+                    False,
+                    f"changed since the purge (sha256 now {digest[:16]}…, receipt "
+                    f"{row['sha256'][:16]}…) and not recorded in session.json",
+                    str(path),
+                )
+            )
     listed = {row["file"] for row in receipt["exports"]}
     for record in recorded.values():
         if record.file in listed:
@@ -325,5 +413,12 @@ def _check_exports(folder: Path, receipt: dict, session: Session | None, checks:
             ok = sha256_file(path) == record.sha256
         except OSError:
             ok = False
-        checks.append(Check("export", ok, "written after the purge; " + ("matches session.json" if ok else
-                                                                            "missing or differs from session.json"), str(path)))
+        checks.append(
+            Check(
+                "export",
+                ok,
+                "written after the purge; "
+                + ("matches session.json" if ok else "missing or differs from session.json"),
+                str(path),
+            )
+        )

@@ -38,5 +38,17 @@ from .manifest import Job, Manifest, load_manifest
 from .run import Events, Outcome, check_finished, run_batch, select, summary, table
 from .slurm import SlurmResources, slurm_script
 
-__all__ = ["Events", "Job", "Manifest", "Outcome", "SlurmResources", "check_finished", "load_manifest", "run_batch",
-           "select", "slurm_script", "summary", "table"]
+__all__ = [
+    "Events",
+    "Job",
+    "Manifest",
+    "Outcome",
+    "SlurmResources",
+    "check_finished",
+    "load_manifest",
+    "run_batch",
+    "select",
+    "slurm_script",
+    "summary",
+    "table",
+]

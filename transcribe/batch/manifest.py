@@ -25,7 +25,17 @@ from ..speakers import check_moderator_label, parse_informants, read_map
 # [defaults] only: one set of models on one device for the whole batch.
 BATCH_KEYS = ("asr_model", "diarization_model", "models_dir", "device", "compute_type", "batch_size")
 # A session's own, with a default in [defaults].
-SHARED_KEYS = ("language", "formats", "width", "moderator_label", "speakers", "min_speakers", "max_speakers", "names", "purge")
+SHARED_KEYS = (
+    "language",
+    "formats",
+    "width",
+    "moderator_label",
+    "speakers",
+    "min_speakers",
+    "max_speakers",
+    "names",
+    "purge",
+)
 # A session's own only.
 SESSION_KEYS = ("name", "audio", "informants", "start_line", "continue_from", "map", "merge", "out")
 REQUIRED_KEYS = ("name", "audio", "informants")
@@ -33,6 +43,7 @@ REQUIRED_KEYS = ("name", "audio", "informants")
 # Session names become file names (gruppe1.txt) and Slurm task lists: letters, digits, . _ -
 NAME = re.compile(r"[^\W_][\w.-]*")
 EXAMPLE = '[[session]] with name = "gruppe1", audio = ["gruppe1.m4a"], informants = "1-6"'
+
 
 @dataclass(frozen=True)
 class Job:
@@ -71,8 +82,6 @@ class Manifest:
         return [tuple(jobs) for jobs in roots.values()]
 
 
-
-
 def load_manifest(path: str | Path) -> Manifest:
     """Read and check a whole manifest; one InputError lists every problem, by session and key."""
     path = Path(path).expanduser()
@@ -106,15 +115,28 @@ def load_manifest(path: str | Path) -> Manifest:
             problems.append(f"[defaults], {key}: {key} {where}; [defaults] takes {', '.join(BATCH_KEYS + SHARED_KEYS)}")
 
     where = "[defaults]"
-    models_dir = check(where, "models_dir", lambda v: _path(v, base), defaults["models_dir"]) if "models_dir" in defaults else None
+    models_dir = (
+        check(where, "models_dir", lambda v: _path(v, base), defaults["models_dir"])
+        if "models_dir" in defaults
+        else None
+    )
     settings = {
         "device": check(where, "device", lambda v: _choice(v, DEVICES), defaults.get("device", "auto")),
-        "compute_type": check(where, "compute_type", lambda v: _choice(v, COMPUTE_TYPES), defaults.get("compute_type", "auto")),
+        "compute_type": check(
+            where, "compute_type", lambda v: _choice(v, COMPUTE_TYPES), defaults.get("compute_type", "auto")
+        ),
         "batch_size": check(where, "batch_size", parse_batch_size, defaults.get("batch_size", "auto")),
         "asr_model": check(where, "asr_model", lambda v: _model(v, "asr", base, models_dir), defaults["asr_model"])
-        if "asr_model" in defaults else None,
-        "diarization_model": check(where, "diarization_model", lambda v: _model(v, "diarization", base, models_dir),
-                                   defaults["diarization_model"]) if "diarization_model" in defaults else None,
+        if "asr_model" in defaults
+        else None,
+        "diarization_model": check(
+            where,
+            "diarization_model",
+            lambda v: _model(v, "diarization", base, models_dir),
+            defaults["diarization_model"],
+        )
+        if "diarization_model" in defaults
+        else None,
     }
 
     pending: list[tuple[dict, dict]] = []  # (job fields, run options) of each session
@@ -127,7 +149,9 @@ def load_manifest(path: str | Path) -> Manifest:
         for key in entry:
             if key not in SESSION_KEYS + SHARED_KEYS:
                 what = "can only be set in [defaults]" if key in BATCH_KEYS else "is not a setting"
-                problems.append(f"{where}, {key}: {key} {what}; a session takes {', '.join(SESSION_KEYS + SHARED_KEYS)}")
+                problems.append(
+                    f"{where}, {key}: {key} {what}; a session takes {', '.join(SESSION_KEYS + SHARED_KEYS)}"
+                )
         missing = [key for key in REQUIRED_KEYS if key not in entry]
         if missing:
             problems.append(f"{where}: {' and '.join(missing)} missing")
@@ -165,16 +189,32 @@ def load_manifest(path: str | Path) -> Manifest:
             width=check(where, "width", lambda v: _whole(v, 20), value.get("width", 80)),
             formats=check(where, "formats", parse_formats, value.get("formats", "txt,json")),
             moderator_label=check(where, "moderator_label", check_moderator_label, value.get("moderator_label", "M")),
-            num_speakers=check(where, "speakers", lambda v: _whole(v, 1), value["speakers"]) if "speakers" in value else None,
-            min_speakers=check(where, "min_speakers", lambda v: _whole(v, 1), value["min_speakers"]) if "min_speakers" in value else None,
-            max_speakers=check(where, "max_speakers", lambda v: _whole(v, 1), value["max_speakers"]) if "max_speakers" in value else None,
-            map_file=check(where, "map", lambda v: _toml_file(v, base, read_map), value["map"]) if "map" in value else None,
+            num_speakers=check(where, "speakers", lambda v: _whole(v, 1), value["speakers"])
+            if "speakers" in value
+            else None,
+            min_speakers=check(where, "min_speakers", lambda v: _whole(v, 1), value["min_speakers"])
+            if "min_speakers" in value
+            else None,
+            max_speakers=check(where, "max_speakers", lambda v: _whole(v, 1), value["max_speakers"])
+            if "max_speakers" in value
+            else None,
+            map_file=check(where, "map", lambda v: _toml_file(v, base, read_map), value["map"])
+            if "map" in value
+            else None,
             merge=check(where, "merge", _flag, value.get("merge", False)),
-            names_file=check(where, "names", lambda v: _toml_file(v, base, load_names), value["names"]) if "names" in value else None,
+            names_file=check(where, "names", lambda v: _toml_file(v, base, load_names), value["names"])
+            if "names" in value
+            else None,
         )
         purge = check(where, "purge", _flag, value.get("purge", False))
-        pending.append((dict(name=name, audio=audio, folder=folder, continue_from=value.get("continue_from"), purge=bool(purge)),
-                        {**options, **settings}))
+        pending.append(
+            (
+                dict(
+                    name=name, audio=audio, folder=folder, continue_from=value.get("continue_from"), purge=bool(purge)
+                ),
+                {**options, **settings},
+            )
+        )
 
     for name, other in references.items():
         if other not in named:
@@ -217,7 +257,7 @@ def _informants(value) -> list[int]:
 
 def _language(value) -> str:
     if not isinstance(value, str):
-        raise InputError(f"{value!r} is not a language; write \"no\" or \"nn\"")
+        raise InputError(f'{value!r} is not a language; write "no" or "nn"')
     return normalise_language(value)
 
 
@@ -272,11 +312,13 @@ def _cycles(references: dict[str, str]) -> list[str]:
         while path[-1] in references and references[path[-1]] not in path:
             path.append(references[path[-1]])
         if path[-1] in references and references[path[-1]] in path:
-            cycle = path[path.index(references[path[-1]]):]
+            cycle = path[path.index(references[path[-1]]) :]
             if not seen & set(cycle):
                 seen.update(cycle)
-                problems.append(f"continue_from goes round in a circle ({' → '.join(cycle + [cycle[0]])}); "
-                                "one of these sessions must start with its own start_line")
+                problems.append(
+                    f"continue_from goes round in a circle ({' → '.join(cycle + [cycle[0]])}); "
+                    "one of these sessions must start with its own start_line"
+                )
     return problems
 
 
@@ -291,5 +333,3 @@ def _run_order(jobs: list[Job]) -> tuple[Job, ...]:
             job = by_name.get(job.continue_from) if job.continue_from else None
         order.extend(reversed(chain))
     return tuple(order)
-
-

@@ -59,7 +59,6 @@ class Outcome:
         }
 
 
-
 class _Loaded:
     """A model made on first use and kept for the whole batch. A failure to load is kept too, so
     the next session is told at once instead of trying again."""
@@ -87,8 +86,9 @@ def select(manifest: Manifest, only: Sequence[str]) -> tuple[Job, ...]:
     names = [job.name for job in manifest.jobs]
     unknown = [name for name in only if name not in names]
     if unknown:
-        raise InputError(f"{manifest.path} has no session named {', '.join(repr(n) for n in unknown)}; "
-                         f"it has {', '.join(names)}.")
+        raise InputError(
+            f"{manifest.path} has no session named {', '.join(repr(n) for n in unknown)}; it has {', '.join(names)}."
+        )
     return tuple(job for job in manifest.jobs if job.name in only)
 
 
@@ -100,8 +100,15 @@ def run_batch(manifest: Manifest, only: Sequence[str] | None = None, report: Eve
     """
     emit = _stamped(report)
     jobs = select(manifest, only) if only else manifest.jobs
-    emit({"event": "batch", "manifest": str(manifest.path), "sessions": [job.name for job in jobs],
-          "device": manifest.device, "tool_version": __version__})
+    emit(
+        {
+            "event": "batch",
+            "manifest": str(manifest.path),
+            "sessions": [job.name for job in jobs],
+            "device": manifest.device,
+            "tool_version": __version__,
+        }
+    )
 
     def loader(role: str, make: Callable[[str], Callable]) -> _Loaded:
         def load():
@@ -109,27 +116,55 @@ def run_batch(manifest: Manifest, only: Sequence[str] | None = None, report: Eve
             model = make(device)
             emit({"event": "model", "role": role, "device": device, "seconds": round(time.monotonic() - started, 2)})
             return model
+
         return _Loaded(load)
 
-    transcriber = loader("asr", lambda device: Transcriber(manifest.asr_model, device=device, compute_type=manifest.compute_type,
-                                                           batch_size=manifest.batch_size))
+    transcriber = loader(
+        "asr",
+        lambda device: Transcriber(
+            manifest.asr_model, device=device, compute_type=manifest.compute_type, batch_size=manifest.batch_size
+        ),
+    )
     diarizer = loader("diarization", lambda device: Diarizer(manifest.diarization_model, device=device))
     outcomes: dict[str, Outcome] = {}
     started = time.monotonic()
     for index, job in enumerate(jobs, start=1):
-        emit({"event": "start", "session": job.name, "index": index, "count": len(jobs), "folder": str(job.folder),
-              "audio": [str(p) for p in job.audio]})
+        emit(
+            {
+                "event": "start",
+                "session": job.name,
+                "index": index,
+                "count": len(jobs),
+                "folder": str(job.folder),
+                "audio": [str(p) for p in job.audio],
+            }
+        )
         job_started = time.monotonic()
-        outcome = _run_job(job, manifest, outcomes, transcriber, diarizer,
-                           lambda stage, done, total, name=job.name: emit(
-                               {"event": "progress", "session": name, "stage": stage, "done": done, "total": total}))
+        outcome = _run_job(
+            job,
+            manifest,
+            outcomes,
+            transcriber,
+            diarizer,
+            lambda stage, done, total, name=job.name: emit(
+                {"event": "progress", "session": name, "stage": stage, "done": done, "total": total}
+            ),
+        )
         outcome.seconds = time.monotonic() - job_started
         outcomes[job.name] = outcome
         emit({"event": "end", "index": index, "count": len(jobs), **outcome.to_dict()})
     results = list(outcomes.values())
-    emit({"event": "summary", **summary(results), "seconds": round(time.monotonic() - started, 2),
-          "sessions": [{k: v for k, v in o.to_dict().items() if k in ("session", "status", "folder", "error", "exit_code")}
-                       for o in results]})
+    emit(
+        {
+            "event": "summary",
+            **summary(results),
+            "seconds": round(time.monotonic() - started, 2),
+            "sessions": [
+                {k: v for k, v in o.to_dict().items() if k in ("session", "status", "folder", "error", "exit_code")}
+                for o in results
+            ],
+        }
+    )
     return results
 
 
@@ -141,6 +176,7 @@ def _stamped(report: Events | None) -> Events:
     def emit(event: dict) -> None:
         if report is not None:
             report({**event, "time": now()})
+
     return emit
 
 
@@ -148,7 +184,9 @@ def _run_job(job: Job, manifest: Manifest, earlier: dict[str, Outcome], transcri
     try:
         state = _purge_state(job.folder)
         if state is PurgeState.COMPLETE:
-            return Outcome(job, "done", note=f"its recordings were purged earlier; the transcript is kept in {job.folder}")
+            return Outcome(
+                job, "done", note=f"its recordings were purged earlier; the transcript is kept in {job.folder}"
+            )
         options = job.options
         if job.continue_from is not None:
             first = _continued_line(job, manifest, earlier)
@@ -163,7 +201,9 @@ def _run_job(job: Job, manifest: Manifest, earlier: dict[str, Outcome], transcri
     except TranscribeError as exc:
         return Outcome(job, "failed", error=str(exc), exit_code=exc.exit_code)
     except Exception as exc:  # a bug in one session must not cost the others theirs
-        return Outcome(job, "failed", error=f"Internal error ({type(exc).__name__}: {exc}); please report it.", exit_code=70)
+        return Outcome(
+            job, "failed", error=f"Internal error ({type(exc).__name__}: {exc}); please report it.", exit_code=70
+        )
 
 
 def _purge_state(folder: Path) -> PurgeState | None:
@@ -174,15 +214,21 @@ def _continued_line(job: Job, manifest: Manifest, earlier: dict[str, Outcome]) -
     """The first line number of a session that continues another, or why it cannot run."""
     before = earlier.get(job.continue_from)
     if before is not None and before.status != "done":
-        return Outcome(job, "skipped", error=f"It continues the line numbers of '{job.continue_from}', which {before.status}.",
-                       exit_code=before.exit_code)
+        return Outcome(
+            job,
+            "skipped",
+            error=f"It continues the line numbers of '{job.continue_from}', which {before.status}.",
+            exit_code=before.exit_code,
+        )
     folder = manifest.job(job.continue_from).folder
     if not Session.exists(folder) or Session.load(folder).utterances is None:
-        return Outcome(job, "skipped", error=f"It continues the line numbers of '{job.continue_from}', which is not finished "
-                                             f"(no transcript in {folder}); run that session first.")
+        return Outcome(
+            job,
+            "skipped",
+            error=f"It continues the line numbers of '{job.continue_from}', which is not finished "
+            f"(no transcript in {folder}); run that session first.",
+        )
     return last_line(folder) + 1
-
-
 
 
 def table(outcomes: Sequence[Outcome]) -> list[str]:

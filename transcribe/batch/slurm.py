@@ -30,8 +30,12 @@ class SlurmResources:
     time: str = "24:00:00"
 
     def check(self) -> None:
-        for option, value, pattern in (("--partition", self.partition, WORD), ("--account", self.account, WORD),
-                                        ("--time", self.time, TIME), ("--mem", self.mem, MEMORY)):
+        for option, value, pattern in (
+            ("--partition", self.partition, WORD),
+            ("--account", self.account, WORD),
+            ("--time", self.time, TIME),
+            ("--mem", self.mem, MEMORY),
+        ):
             if value is not None and not pattern.fullmatch(value):
                 raise InputError(f"{option} '{value}' is not something Slurm takes (e.g. --time 12:00:00, --mem 32G).")
         if self.gpus < 0 or self.cpus < 1:
@@ -76,7 +80,7 @@ def slurm_script(manifest: Manifest, resources: SlurmResources, python: str = sy
         *[f'  "{",".join(job.name for job in jobs)}"' for jobs in tasks],  # names are letters, digits, . _ -
         ")",
         f"cd {shlex.quote(str(manifest.path.parent))}",
-        f'exec {shlex.quote(python)} -m transcribe.cli batch {shlex.quote(str(manifest.path))} '
+        f"exec {shlex.quote(python)} -m transcribe.cli batch {shlex.quote(str(manifest.path))} "
         '--only "${tasks[${SLURM_ARRAY_TASK_ID:?submit this script with sbatch}]}" --json',
         "",
     ]

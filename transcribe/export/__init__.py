@@ -27,8 +27,16 @@ from . import docx as docx_export
 from . import json as json_export
 
 FORMATS: dict[str, ModuleType] = {
-    "txt": txt, "docx": docx_export, "csv": csv_export, "json": json_export,
-    "maxqda": maxqda, "nvivo": nvivo, "srt": srt, "vtt": vtt, "qdpx": qdpx, "atlasti": atlasti,
+    "txt": txt,
+    "docx": docx_export,
+    "csv": csv_export,
+    "json": json_export,
+    "maxqda": maxqda,
+    "nvivo": nvivo,
+    "srt": srt,
+    "vtt": vtt,
+    "qdpx": qdpx,
+    "atlasti": atlasti,
 }
 DEFAULT_FORMATS = ("txt", "json")
 
@@ -59,17 +67,30 @@ class Document:
         return [(line, words[0].start, words[-1].end) for line, words in zip(self.lines, self.line_words) if words]
 
 
-def build_document(session: Session, english: bool = False, timestamps: bool = False, names: Names | None = None) -> Document:
+def build_document(
+    session: Session, english: bool = False, timestamps: bool = False, names: Names | None = None
+) -> Document:
     if session.utterances is None or session.speaker_map is None:
-        raise SessionError(f"Session '{session.name}' has no finished transcript yet. Run 'transcribe run' to complete it.")
+        raise SessionError(
+            f"Session '{session.name}' has no finished transcript yet. Run 'transcribe run' to complete it."
+        )
     lines = number_lines(session.utterances, session.speaker_map, session.start_line, session.width)
     if names is None:
         utterances, origins, replacements = session.utterances, None, None
     else:
         utterances, origins, replacements = pseudonymise(session.utterances, names)
     lines, line_words = _place_words(lines, session.utterances, utterances, origins)
-    return Document(session, list(utterances), dict(session.speaker_map), lines, line_words,
-                    turn_line_ranges(lines), replacements, english, timestamps)
+    return Document(
+        session,
+        list(utterances),
+        dict(session.speaker_map),
+        lines,
+        line_words,
+        turn_line_ranges(lines),
+        replacements,
+        english,
+        timestamps,
+    )
 
 
 def parse_formats(text: str | Sequence[str]) -> list[str]:

@@ -22,5 +22,7 @@ def render(document) -> str:
     writer.writerow(COLUMNS)
     for line in document.lines:
         turn = document.utterances[line.turn]
-        writer.writerow([line.number, document.turn_label(line), line.text, f"{turn.start:.3f}", f"{turn.end:.3f}", line.turn + 1])
+        writer.writerow(
+            [line.number, document.turn_label(line), line.text, f"{turn.start:.3f}", f"{turn.end:.3f}", line.turn + 1]
+        )
     return BOM + buffer.getvalue()

@@ -47,8 +47,15 @@ def render(document) -> bytes:
     for turn, utterance in enumerate(document.utterances):
         turns[document.label(utterance)].append(turn)
 
-    project = _element(None, "Project", xmlns=NAMESPACE, name=session.name, origin=f"transcribe {session.tool_version}",
-                       creatingUserGUID=user, creationDateTime=created)
+    project = _element(
+        None,
+        "Project",
+        xmlns=NAMESPACE,
+        name=session.name,
+        origin=f"transcribe {session.tool_version}",
+        creatingUserGUID=user,
+        creationDateTime=created,
+    )
     _element(_element(project, "Users"), "User", guid=user, name="transcribe")
     # The schema has no empty codebook or case list: a silent session has neither.
     codes = _element(_element(project, "CodeBook"), "Codes") if kinds else None
@@ -70,17 +77,32 @@ def render(document) -> bytes:
             _element(case, "SelectionRef", targetGUID=ids("selection", str(turn)))
 
     source_id = ids("source")
-    source = _element(_element(project, "Sources"), "TextSource", guid=source_id, name=session.name,
-                      plainTextPath=f"internal://{source_id}.txt", creatingUser=user, creationDateTime=created)
+    source = _element(
+        _element(project, "Sources"),
+        "TextSource",
+        guid=source_id,
+        name=session.name,
+        plainTextPath=f"internal://{source_id}.txt",
+        creatingUser=user,
+        creationDateTime=created,
+    )
     spans = _turn_spans(document, text)
     for turn, utterance in enumerate(document.utterances):
         first, last = document.ranges[turn]
         start, end = spans[turn]
-        selection = _element(source, "PlainTextSelection", guid=ids("selection", str(turn)),
-                             name=str(first) if first == last else f"{first}–{last}", startPosition=str(start),
-                             endPosition=str(end), creatingUser=user, creationDateTime=created)
-        coding = _element(selection, "Coding", guid=ids("coding", str(turn)), creatingUser=user,
-                          creationDateTime=created)
+        selection = _element(
+            source,
+            "PlainTextSelection",
+            guid=ids("selection", str(turn)),
+            name=str(first) if first == last else f"{first}–{last}",
+            startPosition=str(start),
+            endPosition=str(end),
+            creatingUser=user,
+            creationDateTime=created,
+        )
+        coding = _element(
+            selection, "Coding", guid=ids("coding", str(turn)), creatingUser=user, creationDateTime=created
+        )
         _element(coding, "CodeRef", targetGUID=ids("code", document.label(utterance)))
     _element(project, "Description").text = "\n".join(txt.heading_lines(document))
 
@@ -91,7 +113,7 @@ def render(document) -> bytes:
 
 def _turn_spans(document, text: str) -> dict[int, tuple[int, int]]:
     """turn index → (start, end) of its rows in the txt export, whose last lines are the table's rows."""
-    rows = text.split("\n")[-1 - len(document.lines):-1]
+    rows = text.split("\n")[-1 - len(document.lines) : -1]
     position = len(text) - sum(len(row) + 1 for row in rows)
     spans: dict[int, tuple[int, int]] = {}
     for line, row in zip(document.lines, rows):

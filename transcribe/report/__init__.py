@@ -14,8 +14,19 @@ from ..files import ensure_dir, write_atomic
 from ..session import Session
 from .tables import FOLDER, GUIDE_THRESHOLD, Report, build_report, guide_score, read_guide, summary, tables
 
-__all__ = ["FOLDER", "GUIDE_THRESHOLD", "Report", "build_report", "guide_score", "read_guide", "summary", "tables",
-           "write_report", "ReportFiles", "report_session"]
+__all__ = [
+    "FOLDER",
+    "GUIDE_THRESHOLD",
+    "Report",
+    "build_report",
+    "guide_score",
+    "read_guide",
+    "summary",
+    "tables",
+    "write_report",
+    "ReportFiles",
+    "report_session",
+]
 
 
 def write_report(report: Report, folder: Path) -> list[Path]:

@@ -41,8 +41,12 @@ def render_all(report: Report) -> dict[str, bytes]:
     hundred or more in a two-hour session, too many to draw. Their tables are in the CSV files.
     """
     files = {}
-    files.update(_both("interaction", interaction(report.labels, report.moderator, report.transitions,
-                                                  f"{report.session}: who spoke after whom")))
+    files.update(
+        _both(
+            "interaction",
+            interaction(report.labels, report.moderator, report.transitions, f"{report.session}: who spoke after whom"),
+        )
+    )
     files.update(_both("timeline", timeline(report.labels, report.turns, report.segments, report.session)))
     if not report.guide:
         return files
@@ -51,8 +55,12 @@ def render_all(report: Report) -> dict[str, bytes]:
     for segment in report.segments:
         if segment.transitions.total:
             title = f"{report.session}: {_segment_title(segment)}"
-            files.update(_both(f"interaction_q{segment.number:02d}",
-                               interaction(report.labels, report.moderator, segment.transitions, title, strongest)))
+            files.update(
+                _both(
+                    f"interaction_q{segment.number:02d}",
+                    interaction(report.labels, report.moderator, segment.transitions, title, strongest),
+                )
+            )
     return files
 
 
@@ -93,7 +101,9 @@ def _strongest(table: Transitions) -> int:
     return max((max(row) for row in table.counts), default=0)
 
 
-def interaction(labels: Sequence, moderator: str, table: Transitions, title: str, strongest: int | None = None) -> Figure:
+def interaction(
+    labels: Sequence, moderator: str, table: Transitions, title: str, strongest: int | None = None
+) -> Figure:
     """Speakers around a table; an arrow from A to B, as wide and dark as the number of times
     B spoke right after A, relative to ``strongest`` (default: this table's largest count)."""
     with matplotlib.rc_context(STYLE):
@@ -112,17 +122,34 @@ def interaction(labels: Sequence, moderator: str, table: Transitions, title: str
                 count = table.counts[i][j]
                 if count:
                     axes.add_patch(_arrow(seats[before], seats[after], count, strongest))
-        spoke = {label for i, label in enumerate(table.labels) if any(table.counts[i]) or any(r[i] for r in table.counts)}
+        spoke = {
+            label for i, label in enumerate(table.labels) if any(table.counts[i]) or any(r[i] for r in table.counts)
+        }
         for label, (x, y) in seats.items():
-            shape = (Rectangle((x - NODE_RADIUS, y - NODE_RADIUS), 2 * NODE_RADIUS, 2 * NODE_RADIUS)
-                     if label == moderator else Circle((x, y), NODE_RADIUS))
-            shape.set(facecolor="white", edgecolor="black", linewidth=1.6, zorder=3,
-                      linestyle="-" if label in spoke else (0, (3, 2)))
+            shape = (
+                Rectangle((x - NODE_RADIUS, y - NODE_RADIUS), 2 * NODE_RADIUS, 2 * NODE_RADIUS)
+                if label == moderator
+                else Circle((x, y), NODE_RADIUS)
+            )
+            shape.set(
+                facecolor="white",
+                edgecolor="black",
+                linewidth=1.6,
+                zorder=3,
+                linestyle="-" if label in spoke else (0, (3, 2)),
+            )
             axes.add_patch(shape)
             axes.text(x, y, str(label), ha="center", va="center", fontsize=13, fontweight="bold", zorder=4)
         if strongest:
-            axes.legend(handles=_legend(strongest), title="transitions", loc="lower right", frameon=False,
-                        fontsize=8, title_fontsize=8, handlelength=2.5)
+            axes.legend(
+                handles=_legend(strongest),
+                title="transitions",
+                loc="lower right",
+                frameon=False,
+                fontsize=8,
+                title_fontsize=8,
+                handlelength=2.5,
+            )
     return figure
 
 
@@ -135,15 +162,25 @@ def _weight(count: int, strongest: int) -> tuple[float, str]:
 def _arrow(start, end, count: int, strongest: int) -> FancyArrowPatch:
     width, grey = _weight(count, strongest)
     # Curved, so that A→B and B→A lie side by side instead of on top of each other.
-    return FancyArrowPatch(start, end, connectionstyle="arc3,rad=0.15", arrowstyle="-|>",
-                           mutation_scale=10 + 2 * width, linewidth=width, color=grey,
-                           shrinkA=24, shrinkB=24, zorder=2)
+    return FancyArrowPatch(
+        start,
+        end,
+        connectionstyle="arc3,rad=0.15",
+        arrowstyle="-|>",
+        mutation_scale=10 + 2 * width,
+        linewidth=width,
+        color=grey,
+        shrinkA=24,
+        shrinkB=24,
+        zorder=2,
+    )
 
 
 def _legend(strongest: int) -> list[Line2D]:
     steps = sorted({1, (strongest + 1) // 2, strongest})
-    return [Line2D([], [], linewidth=_weight(n, strongest)[0], color=_weight(n, strongest)[1], label=f"{n}×")
-            for n in steps]
+    return [
+        Line2D([], [], linewidth=_weight(n, strongest)[0], color=_weight(n, strongest)[1], label=f"{n}×") for n in steps
+    ]
 
 
 def timeline(labels: Sequence, turns: Sequence[LabelledTurn], segments: Sequence[Segment], title: str) -> Figure:
@@ -158,7 +195,9 @@ def timeline(labels: Sequence, turns: Sequence[LabelledTurn], segments: Sequence
         for row, segment in enumerate(s for s in segments if s.number):
             axes.axvline(segment.start / 60, color="0.55", linewidth=0.8, linestyle=(0, (4, 3)))
             # Two rows of marks, so that questions close together stay legible.
-            axes.text(segment.start / 60, len(labels) - 0.45 + 0.3 * (row % 2), f" Q{segment.number}", fontsize=8, va="bottom")
+            axes.text(
+                segment.start / 60, len(labels) - 0.45 + 0.3 * (row % 2), f" Q{segment.number}", fontsize=8, va="bottom"
+            )
         axes.set_yticks(list(lanes.values()), [str(label) for label in lanes])
         axes.set_ylim(-0.7, len(labels) + 0.2)
         end = max((turn.end for turn in turns), default=60.0) / 60

@@ -180,8 +180,10 @@ def build_report(session: Session, guide: Sequence[str] | None = None) -> Report
         starts = []
         for number, (question, match) in enumerate(zip(guide, match_guide(turns, moderator, guide)), start=1):
             if match is None:
-                warnings.append(f"Guide question {number} ({question!r}) matched no moderator turn "
-                                f"(threshold {GUIDE_THRESHOLD}); its turns count under the question before it.")
+                warnings.append(
+                    f"Guide question {number} ({question!r}) matched no moderator turn "
+                    f"(threshold {GUIDE_THRESHOLD}); its turns count under the question before it."
+                )
             else:
                 starts.append((match[0], number, question, match[1]))
     return Report(
@@ -203,22 +205,29 @@ def labelled_turns(session: Session, document) -> list[LabelledTurn]:
     numbered = enumerate(session.utterances)
     for label, run in groupby(numbered, key=lambda item: document.labels.get(item[1].speaker, item[1].speaker)):
         indices, utterances = zip(*run)
-        turns.append(LabelledTurn(
-            label=label,
-            start=utterances[0].start,
-            end=utterances[-1].end,
-            talk_time=sum(u.end - u.start for u in utterances),
-            words=sum(len(u.words) for u in utterances),
-            text=" ".join(u.text for u in utterances),
-            first_line=document.ranges[indices[0]][0],
-            last_line=document.ranges[indices[-1]][1],
-        ))
+        turns.append(
+            LabelledTurn(
+                label=label,
+                start=utterances[0].start,
+                end=utterances[-1].end,
+                talk_time=sum(u.end - u.start for u in utterances),
+                words=sum(len(u.words) for u in utterances),
+                text=" ".join(u.text for u in utterances),
+                first_line=document.ranges[indices[0]][0],
+                last_line=document.ranges[indices[-1]][1],
+            )
+        )
     return turns
 
 
 def ordered_labels(session: Session, turns: Sequence[LabelledTurn]) -> tuple[Label, ...]:
     """Moderator, every informant of the group (silent ones too), observers, anything else."""
-    found = {session.moderator_label, *session.informants, *(session.speaker_map or {}).values(), *(t.label for t in turns)}
+    found = {
+        session.moderator_label,
+        *session.informants,
+        *(session.speaker_map or {}).values(),
+        *(t.label for t in turns),
+    }
     return tuple(sorted(found, key=lambda label: _label_key(label, session.moderator_label)))
 
 
@@ -239,17 +248,19 @@ def participation(turns: Sequence[LabelledTurn], labels: Sequence[Label]) -> tup
     for label in labels:
         own = [turn for turn in turns if turn.label == label]
         talk = sum(turn.talk_time for turn in own)
-        rows.append(Participation(
-            label=label,
-            talk_time=talk,
-            share=talk / total if total else 0.0,
-            turns=len(own),
-            words=sum(turn.words for turn in own),
-            first_start=own[0].start if own else None,
-            last_end=own[-1].end if own else None,
-            first_line=own[0].first_line if own else None,
-            last_line=own[-1].last_line if own else None,
-        ))
+        rows.append(
+            Participation(
+                label=label,
+                talk_time=talk,
+                share=talk / total if total else 0.0,
+                turns=len(own),
+                words=sum(turn.words for turn in own),
+                first_start=own[0].start if own else None,
+                last_end=own[-1].end if own else None,
+                first_line=own[0].first_line if own else None,
+                last_line=own[-1].last_line if own else None,
+            )
+        )
     return tuple(rows)
 
 
@@ -264,7 +275,8 @@ def transitions(turns: Sequence[LabelledTurn], labels: Sequence[Label]) -> Trans
 def question_turns(turns: Sequence[LabelledTurn], moderator: str) -> list[int]:
     """Indices of the moderator turns that open a question segment (the rule without a guide)."""
     return [
-        i for i, turn in enumerate(turns)
+        i
+        for i, turn in enumerate(turns)
         if turn.label == moderator and "?" in turn.text and turn.words >= MIN_QUESTION_WORDS
     ]
 
@@ -277,7 +289,9 @@ def _segments(turns, labels, starts) -> tuple[Segment, ...]:
         end = bounds[position + 1][0] if position + 1 < len(bounds) else len(turns)
         span = turns[index:end]
         if span:
-            segments.append(Segment(number, question, score, tuple(span), participation(span, labels), transitions(span, labels)))
+            segments.append(
+                Segment(number, question, score, tuple(span), participation(span, labels), transitions(span, labels))
+            )
     return tuple(segments)
 
 
@@ -353,8 +367,19 @@ def match_guide(turns: Sequence[LabelledTurn], moderator: str, guide: Sequence[s
 
 # -- tables and files -----------------------------------------------------------------------
 
-PARTICIPATION_HEADER = ["label", "talk_time_s", "share_pct", "turns", "words", "mean_turn_s", "mean_turn_words",
-                        "first_start_s", "last_end_s", "first_line", "last_line"]
+PARTICIPATION_HEADER = [
+    "label",
+    "talk_time_s",
+    "share_pct",
+    "turns",
+    "words",
+    "mean_turn_s",
+    "mean_turn_words",
+    "first_start_s",
+    "last_end_s",
+    "first_line",
+    "last_line",
+]
 
 
 def _number(value: float | None, digits: int) -> str:
@@ -363,9 +388,16 @@ def _number(value: float | None, digits: int) -> str:
 
 def _participation_row(row: Participation) -> list[str]:
     return [
-        str(row.label), _number(row.talk_time, 2), _number(row.share * 100, 1), str(row.turns), str(row.words),
-        _number(row.mean_turn_seconds, 2), _number(row.mean_turn_words, 2), _number(row.first_start, 2),
-        _number(row.last_end, 2), "" if row.first_line is None else str(row.first_line),
+        str(row.label),
+        _number(row.talk_time, 2),
+        _number(row.share * 100, 1),
+        str(row.turns),
+        str(row.words),
+        _number(row.mean_turn_seconds, 2),
+        _number(row.mean_turn_words, 2),
+        _number(row.first_start, 2),
+        _number(row.last_end, 2),
+        "" if row.first_line is None else str(row.first_line),
         "" if row.last_line is None else str(row.last_line),
     ]
 
@@ -375,10 +407,17 @@ def _participation_dict(row: Participation) -> dict:
         return None if value is None else round(value, digits)
 
     return {
-        "label": row.label, "talk_time": round(row.talk_time, 3), "share": round(row.share, 4), "turns": row.turns,
-        "words": row.words, "mean_turn_seconds": rounded(row.mean_turn_seconds, 3),
-        "mean_turn_words": rounded(row.mean_turn_words, 3), "first_start": rounded(row.first_start, 3),
-        "last_end": rounded(row.last_end, 3), "first_line": row.first_line, "last_line": row.last_line,
+        "label": row.label,
+        "talk_time": round(row.talk_time, 3),
+        "share": round(row.share, 4),
+        "turns": row.turns,
+        "words": row.words,
+        "mean_turn_seconds": rounded(row.mean_turn_seconds, 3),
+        "mean_turn_words": rounded(row.mean_turn_words, 3),
+        "first_start": rounded(row.first_start, 3),
+        "last_end": rounded(row.last_end, 3),
+        "first_line": row.first_line,
+        "last_line": row.last_line,
     }
 
 
@@ -400,10 +439,18 @@ def tables(report: Report) -> dict[str, str]:
     by_question = [["question", *PARTICIPATION_HEADER]]
     transitions_by_question = [["question", "from", *labels]]
     for segment in report.segments:
-        questions.append([
-            str(segment.number), segment.question or "", _number(segment.score, 3), _number(segment.start, 2),
-            _number(segment.end, 2), str(segment.first_line), str(segment.last_line), str(len(segment.turns)),
-        ])
+        questions.append(
+            [
+                str(segment.number),
+                segment.question or "",
+                _number(segment.score, 3),
+                _number(segment.start, 2),
+                _number(segment.end, 2),
+                str(segment.first_line),
+                str(segment.last_line),
+                str(len(segment.turns)),
+            ]
+        )
         by_question += [[str(segment.number), *_participation_row(row)] for row in segment.participation]
         transitions_by_question += [
             [str(segment.number), label, *map(str, row)] for label, row in zip(labels, segment.transitions.counts)
@@ -412,8 +459,9 @@ def tables(report: Report) -> dict[str, str]:
         "participation.csv": _csv([PARTICIPATION_HEADER, *map(_participation_row, report.participation)]),
         "questions.csv": _csv(questions),
         "participation_by_question.csv": _csv(by_question),
-        "transitions.csv": _csv([["from", *labels], *([label, *map(str, row)] for label, row in
-                                                       zip(labels, report.transitions.counts))]),
+        "transitions.csv": _csv(
+            [["from", *labels], *([label, *map(str, row)] for label, row in zip(labels, report.transitions.counts))]
+        ),
         "transitions_by_question.csv": _csv(transitions_by_question),
     }
 
@@ -423,7 +471,9 @@ def summary(report: Report) -> list[str]:
     out = [f"{'label':<6}{'talk':>9}{'share':>8}{'turns':>7}{'words':>7}{'first line':>12}"]
     for row in report.participation:
         first = "" if row.first_line is None else str(row.first_line)
-        out.append(f"{str(row.label):<6}{row.talk_time:>8.1f}s{row.share * 100:>7.1f}%{row.turns:>7}{row.words:>7}{first:>12}")
+        out.append(
+            f"{str(row.label):<6}{row.talk_time:>8.1f}s{row.share * 100:>7.1f}%{row.turns:>7}{row.words:>7}{first:>12}"
+        )
     out.append("")
     for segment in report.segments:
         name = f"Q{segment.number}" if segment.number else "before Q1"
