@@ -47,18 +47,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import command, invoke
 from media import make_silence, make_tone
 from sessions import save_session
 
 from transcribe import audio
-from transcribe.cli import cli
 from transcribe.finish import finish
 from transcribe.session import Session
 
@@ -103,10 +101,6 @@ def assert_no_transcript(out: Path) -> None:
     if Session.exists(out):
         session = Session.load(out)
         assert session.exports == [] and session.utterances is None and session.speaker_map is None
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(arg) for arg in args])
 
 
 # -- the table: refusals that happen before any speech model runs ----------------------------------
@@ -287,10 +281,6 @@ def in_mount_namespace(script: str, *argv) -> subprocess.CompletedProcess:
     )
 
 
-def cli_argv(*args) -> list[str]:
-    return [sys.executable, "-m", "transcribe.cli", *map(str, args)]
-
-
 def test_a_read_only_output_folder_is_refused(tmp_path):
     out = tmp_path / "økt"
     out.mkdir()
@@ -303,7 +293,7 @@ def test_a_read_only_output_folder_is_refused(tmp_path):
         done = in_mount_namespace(
             'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"',
             out,
-            *cli_argv("run", recording, "-i", "1-3", "--out", out, "--quiet"),
+            *command("run", recording, "-i", "1-3", "--out", out, "--quiet"),
         )
         output, code = done.stdout + done.stderr, done.returncode
     else:
@@ -366,7 +356,7 @@ def test_a_full_disk_during_export_keeps_the_previous_exports(tmp_path):
         '&& "$@"; code=$?; cp -a "$disk/gruppe1/." "$after/"; exit $code'
     )
     done = in_mount_namespace(
-        script, disk, original, after, *cli_argv("export", disk / "gruppe1", "--formats", "txt,json,docx")
+        script, disk, original, after, *command("export", disk / "gruppe1", "--formats", "txt,json,docx")
     )
     assert_refused(
         done.stdout + done.stderr, done.returncode, 1, "No space left on device", "nothing was changed under that name"

@@ -12,20 +12,15 @@ from pathlib import Path
 
 import batchjobs
 import pytest
-from click.testing import CliRunner
+from conftest import invoke
 
 from transcribe import batch
 from transcribe.batch import load_manifest
-from transcribe.cli import cli
 from transcribe.errors import InputError
 from transcribe.session import Session
 
 NPSC = Path(__file__).parent / "fixtures" / "npsc"
 LINE = re.compile(r"^(\S*)\s+(\d+)\s+(.+)$")
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def events(result) -> list[dict]:

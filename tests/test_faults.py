@@ -20,7 +20,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import wave
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sessions
+from conftest import command
 
 from transcribe import purge as purge_stage
 from transcribe.finish import finish
@@ -46,12 +46,8 @@ SHORT = Path(__file__).parent / "fixtures" / "npsc" / "norwegian-short-3s.mp3"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def cli(*args) -> list[str]:
-    return [sys.executable, "-m", "transcribe.cli", *map(str, args)]
-
-
 def complete(*args, code: int = 0) -> subprocess.CompletedProcess:
-    done = subprocess.run(cli(*args), capture_output=True, text=True, env=ENV, timeout=600)
+    done = subprocess.run(command(*args), capture_output=True, text=True, env=ENV, timeout=600)
     assert done.returncode == code, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     return done
@@ -66,7 +62,7 @@ class Process:
 
     def __init__(self, *args):
         self.popen = subprocess.Popen(
-            cli(*args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV
+            command(*args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV
         )
         self.started = time.monotonic()
         self.stderr = ""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import command
 from sessions import make_session
 
 from transcribe import models
@@ -246,8 +247,6 @@ def test_transcripts_record_model_revision_language_and_tool_version(tmp_path):
 
 
 def test_the_fetch_command_without_a_name_lists_the_catalogue():
-    done = subprocess.run(
-        [sys.executable, "-m", "transcribe.cli", "models", "fetch"], capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run(command("models", "fetch"), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "nb-whisper-large" in done.stdout and "speaker-diarization-community-1" in done.stdout

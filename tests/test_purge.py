@@ -21,6 +21,7 @@ import interrupted
 import pytest
 import sessions
 from click.testing import CliRunner
+from conftest import command
 from media import make_tone
 
 from transcribe import purge as purge_stage
@@ -104,9 +105,13 @@ def made(tmp_path):
 
 def cli_subprocess(*args, env=None, interrupt_after: int | None = None) -> subprocess.CompletedProcess:
     """The real CLI in a process of its own; ``interrupt_after`` N recordings, its purge dies (tests/interrupted.py)."""
-    command = ["-m", "transcribe.cli"] if interrupt_after is None else [INTERRUPTED, str(interrupt_after)]
+    argv = (
+        command(*args)
+        if interrupt_after is None
+        else [sys.executable, INTERRUPTED, str(interrupt_after), *map(str, args)]
+    )
     return subprocess.run(
-        [sys.executable, *command, *map(str, args)],
+        argv,
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

@@ -8,10 +8,9 @@ import json
 import re
 from pathlib import Path
 
+import conftest
 import pytest
-from click.testing import CliRunner
 
-from transcribe.cli import cli
 from transcribe.session import Session
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -22,8 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def invoke(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    return result
+    return conftest.invoke(*args, catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -18,16 +18,10 @@ from pathlib import Path
 
 import batchjobs
 import pytest
-from click.testing import CliRunner
+from conftest import invoke
 from test_batch import study
 
-from transcribe.cli import cli
-
 SLURM_TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo")
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def directives(script: str) -> dict[str, str]:

@@ -3,10 +3,9 @@
 import json
 
 import pytest
-from click.testing import CliRunner
+from conftest import invoke
 from sessions import make_session, save_session
 
-from transcribe.cli import cli
 from transcribe.errors import InputError
 from transcribe.records import Utterance, Word
 from transcribe.session import Session
@@ -196,10 +195,6 @@ def test_the_template_reads_back_as_the_current_map(tmp_path):
 
 
 # -- through the CLI ------------------------------------------------------------------------------------
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(arg) for arg in args])
 
 
 def test_speakers_template_then_export_with_the_edited_map(tmp_path):

@@ -87,7 +87,7 @@ def _decode_into(path: Path, timeline: _Timeline) -> dict:
     """Append the samples of one file to ``timeline``; return what the stream was."""
     import av  # PyAV; imported here so `transcribe --help` stays fast
 
-    _check_readable(path)
+    check_readable(path)
     start = timeline.size
     try:
         container = av.open(str(path), metadata_errors="ignore")
@@ -159,8 +159,16 @@ def _declared_duration(container, stream) -> float | None:
     return None
 
 
-def load(paths: list[str | Path], progress: Callable[[int, int], None] | None = None) -> SessionAudio:
-    """Decode the parts of one session and lay them end to end on one timeline."""
+def load(
+    paths: list[str | Path],
+    progress: Callable[[int, int], None] | None = None,
+    intake: list[tuple[str, int]] | None = None,
+) -> SessionAudio:
+    """Decode the parts of one session and lay them end to end on one timeline.
+
+    ``intake``: each file's (sha256, size) when the caller has just taken them, so no recording
+    is read twice for its hash.
+    """
     if not paths:
         raise InputError("No recording given. Pass one or more audio files.")
     paths = [Path(raw).expanduser() for raw in paths]
@@ -171,7 +179,7 @@ def load(paths: list[str | Path], progress: Callable[[int, int], None] | None = 
     for index, path in enumerate(paths):
         start = timeline.size
         info = _decode_into(path, timeline)
-        sha256, size = sha256_and_size(path)
+        sha256, size = intake[index] if intake else sha256_and_size(path)
         sources.append(
             Source(
                 path=str(path.resolve()),
@@ -196,7 +204,7 @@ def load(paths: list[str | Path], progress: Callable[[int, int], None] | None = 
     return SessionAudio(audio=audio, sources=tuple(sources))
 
 
-def _check_readable(path: Path) -> None:
+def check_readable(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path} does not exist. Check the file name and folder.")
     if path.is_dir():

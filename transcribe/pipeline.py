@@ -181,12 +181,12 @@ def run(
 def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunResult:
     _refuse_if_purged(folder)
     for path in paths:
-        audio_stage._check_readable(path)
+        audio_stage.check_readable(path)
     names = load_names(options.names_file) if options.names_file is not None else None  # refused before hours of work
     if options.map_file is not None:
         read_map(options.map_file)  # its syntax now; its clusters once diarisation has found them
-    hashes = [audio_stage.sha256_and_size(path)[0] for path in paths]
-    session = _existing_session(folder, hashes)
+    intake = [audio_stage.sha256_and_size(path) for path in paths]  # each recording hashed once per run
+    session = _existing_session(folder, [sha256 for sha256, _ in intake])
     result = RunResult(folder=folder, session=session, exports=[])
     bounds = speaker_bounds(options)
     diar_request, asr_request = diarization_request(options), transcription_request(options)
@@ -205,7 +205,7 @@ def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunR
         if fallback := auto_fallback(options.device, device):
             result.warnings.append(fallback)
         started = time.monotonic()
-        recording = audio_stage.load(paths, progress=lambda done, total: progress("decode", done, total))
+        recording = audio_stage.load(paths, progress=lambda done, total: progress("decode", done, total), intake=intake)
         result.seconds["decode"] = time.monotonic() - started
         result.computed.append("decode")
         if session is None:
