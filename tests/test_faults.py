@@ -127,7 +127,7 @@ def test_run_killed_at_random_points_resumes_and_never_leaves_a_half_export(tmp_
     intake = sha256(recording)
     folder = tmp_path / "økt"
     exports = [folder / f"{folder.name}.txt", folder / f"{folder.name}.json"]
-    args = ("run", recording, "-i", "1-2", "--out", folder)
+    args = ("run", recording, "-i", "1-2", "--out", folder, "--progress")  # its stage line marks when to kill
     seen: set[tuple[str, bytes]] = set()  # every export found under its final name after a kill
     reached = NOTHING
 

@@ -82,7 +82,15 @@ def json_option(what: str):
 
 
 FOLDER = click.argument("folder", type=click.Path(path_type=Path))
-QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+QUIET = _stack(
+    click.option("--quiet", "-q", is_flag=True, help="No progress line."),
+    click.option(
+        "--progress",
+        "show_progress",
+        is_flag=True,
+        help="A progress line on stderr even when it is not a terminal (a log file, a batch system).",
+    ),
+)
 YES = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 MODELS_DIR = click.option(
     "--models-dir",
@@ -214,7 +222,9 @@ def cli(verbose: bool) -> None:
     help="Then destroy the recordings, once the exports are written and verified (see 'transcribe purge').",
 )
 @click.option("--yes", "-y", is_flag=True, help="With --purge: do not ask for confirmation.")
-def run(recordings, out, asr_model, diarization_model, models_dir, as_json, quiet, purge_audio, yes, **given):
+def run(
+    recordings, out, asr_model, diarization_model, models_dir, as_json, quiet, show_progress, purge_audio, yes, **given
+):
     """Transcribe RECORDINGS (one session, in recording order) into a session folder.
 
     \b
@@ -234,11 +244,13 @@ def run(recordings, out, asr_model, diarization_model, models_dir, as_json, quie
         asr_model=asr_model and str(resolve(asr_model, "asr", models_dir)),
         diarization_model=diarization_model and str(resolve(diarization_model, "diarization", models_dir)),
     )
-    bars = StageBars(quiet or as_json)
+    bars = StageBars(quiet or as_json, force=show_progress)
     try:
         result = run_pipeline(list(recordings), out or Path(Path(recordings[0]).stem), options, progress=bars)
-    finally:
-        bars.close()
+    except BaseException:
+        bars.close(finished=False)
+        raise
+    bars.close()
     if as_json:
         purged = _purge(result.folder, yes=yes) if purge_audio else None
         emit_json({**result.to_dict(), **({"purge": purged.to_dict()} if purged else {})})
@@ -290,7 +302,9 @@ def _given(context: click.Context, options: dict[str, str]) -> list[str]:
 @click.option("--cpus", type=int, default=8, show_default=True, help="With --slurm: CPU cores per task.")
 @click.option("--mem", default="32G", show_default=True, help="With --slurm: memory per task.")
 @click.option("--time", "time_limit", default="24:00:00", show_default=True, help="With --slurm: time limit per task.")
-def batch(manifest, only, as_json, quiet, slurm, script, partition, account, gpus, cpus, mem, time_limit):
+def batch(
+    manifest, only, as_json, quiet, show_progress, slurm, script, partition, account, gpus, cpus, mem, time_limit
+):
     """Run every session listed in MANIFEST (jobs.toml), unattended and resumable.
 
     \b
@@ -329,7 +343,7 @@ def batch(manifest, only, as_json, quiet, slurm, script, partition, account, gpu
             f"Wrote {script}: {len(jobs.tasks())} array task(s) for {len(jobs.jobs)} session(s). Submit it with: sbatch {script}"
         )
         return
-    events = JsonLines() if as_json else BatchProgress(quiet)
+    events = JsonLines() if as_json else BatchProgress(quiet, force=show_progress)
     try:
         outcomes = run_batch(jobs, only=only.split(",") if only else None, report=events)
     finally:

@@ -204,6 +204,12 @@ def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunR
         )  # before decoding: a GPU that cannot work is said at once
         if fallback := auto_fallback(options.device, device):
             result.warnings.append(fallback)
+        expect = getattr(progress, "expect", None)  # a progress display that estimates the whole run
+        if expect is not None:
+            expect(
+                ["decode", *(["diarize"] if need_diarization else []), *(["transcribe"] if need_transcription else [])],
+                device,
+            )
         started = time.monotonic()
         recording = audio_stage.load(paths, progress=lambda done, total: progress("decode", done, total), intake=intake)
         result.seconds["decode"] = time.monotonic() - started
