@@ -6,7 +6,8 @@ The informants were promised that the recordings would be deleted when transcrip
 1. **Refuse first, destroy second.** Every condition is checked before the first byte is
    touched: the transcript stages are finished, at least one export is recorded, and every
    recorded export exists, reads back with its recorded sha256 (a JSON export must also parse
-   as this session's transcript). Every recording still on disk must be a regular, writable file
+   as this session's transcript) and was written after the last correction made in ``transcribe
+   review`` (else it lacks it). Every recording still on disk must be a regular, writable file
    whose content matches the sha256 taken at intake. All problems are reported together in one
    ``PurgeError``; nothing is deleted.
 2. **A recording whose content no longer matches its intake sha256 is refused** unless
@@ -62,6 +63,7 @@ from . import __version__
 from .errors import PurgeError
 from .export import json as json_export
 from .files import fsync_dir, sha256_file, write_atomic
+from .review.edits import review_of
 from .session import FILENAME, ExportRecord, Session, locked, now
 
 RECEIPT_JSON = "purge-receipt.json"
@@ -234,6 +236,14 @@ def _transcript_problems(session: Session, folder: Path) -> list[str]:
         problem = _export_problem(session, folder, record)
         if problem:
             problems.append(problem)
+    # An export rendered from revision r carries every review change applied before r.
+    stale = [record for record in session.exports if session.review and session.review.changed is not None
+             and record.revision <= session.review.changed]
+    if stale:
+        problems.append(f"the transcript was corrected in 'transcribe review' after {', '.join(r.file for r in stale)} "
+                        f"{'was' if len(stale) == 1 else 'were'} written, so the corrections are not in "
+                        f"{'it' if len(stale) == 1 else 'them'}. Write them again with 'transcribe export {folder} "
+                        f"--formats {','.join(r.format for r in stale)}'.")
     return problems
 
 
@@ -446,6 +456,7 @@ def _receipt(plan: Plan, targets: list[Target], runs: list[dict]) -> dict:
         "files": [asdict(target) for target in targets],
         "exports": [asdict(record) for record in plan.exports],
         "tool_written_audio": [],
+        "review": review_of(plan.session).summary(),  # how far a person checked the transcript before the audio went
         "limits": list(LIMITS),
     }
 
@@ -474,6 +485,9 @@ def receipt_text(receipt: dict, receipt_sha256: str) -> str:
             out.append(f"  {'':<15} content at purge: {row['found_size']} bytes, sha256 {row['found_sha256']}")
         if row.get("note"):
             out.append(f"  {'':<15} {row['note']}")
+    review = receipt["review"]
+    out += ["", f"Review:    {review['reviewed']} of {review['turns']} turns marked reviewed by a person; "
+                f"{review['edited']} turns edited, {review['changes']} changes in effect"]
     out += ["", "Transcripts kept (sha256 when purged)"]
     out += [f"  {row['file']:<30} {row['sha256']}" for row in receipt["exports"]]
     out += ["", "Audio written by the tool: none (recordings are decoded in memory only).", "", "Limits"]

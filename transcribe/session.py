@@ -26,6 +26,7 @@ from .diarize import Diarization, Turn
 from .errors import SessionError
 from .files import ensure_dir, write_atomic
 from .models import ModelInfo
+from .review.edits import Review
 from .speakers import MODERATOR, Label
 
 SCHEMA = "transcribe.session/1"
@@ -44,6 +45,7 @@ class ExportRecord:
     sha256: str
     size: int
     written: str
+    revision: int = 0  # the session revision it was rendered from (older sessions: 0)
 
 
 @dataclass
@@ -65,6 +67,8 @@ class Session:
     # {"names": n, "replacements": n}: never the names themselves, which are the key to the pseudonyms
     pseudonymisation: dict | None = None
     purge: dict | None = None  # written by purge.py
+    review: Review | None = None  # a person's corrections over the machine output (review/edits.py)
+    revision: int = 0  # bumped by every save, so a writer can tell that session.json changed under it
 
     @property
     def duration(self) -> float:
@@ -74,6 +78,7 @@ class Session:
 
     def save(self, folder: Path) -> None:
         ensure_dir(Path(folder))
+        self.revision += 1
         write_atomic(Path(folder) / FILENAME, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")
 
     @classmethod
@@ -119,6 +124,8 @@ class Session:
             "exports": [asdict(record) for record in self.exports],
             "pseudonymisation": self.pseudonymisation,
             "purge": self.purge,
+            "review": self.review.to_dict() if self.review else None,
+            "revision": self.revision,
         }
 
     @classmethod
@@ -143,6 +150,8 @@ class Session:
             exports=[ExportRecord(**record) for record in data.get("exports", [])],
             pseudonymisation=data.get("pseudonymisation"),
             purge=data.get("purge"),
+            review=Review.from_dict(data["review"], words) if data.get("review") else None,
+            revision=int(data.get("revision", 0)),
         )
 
 
