@@ -343,6 +343,7 @@ def speakers(folder, template, as_json):
       transcribe export gruppe1 --map gruppe1-map.toml
     """
     from .errors import SessionError
+    from .review.edits import review_of, reviewed_utterances
     from .session import Session
     from .speakers import map_template, sounds_like, stats
     from .timecode import clock
@@ -355,14 +356,17 @@ def speakers(folder, template, as_json):
         return
     rows = []
     alike = sounds_like(session)
-    for row in stats(session.utterances):
-        first = [u for u in session.utterances if u.speaker == row.speaker][:3]
+    utterances = [utterance for utterance, _ in reviewed_utterances(session)]  # as corrected in 'transcribe review'
+    relabelled = [turn.cluster for turn in review_of(session).turns if turn.label is not None]
+    for row in stats(utterances):
+        first = [u for u in utterances if u.speaker == row.speaker][:3]
         rows.append({
             "speaker": row.speaker, "label": (session.speaker_map or {}).get(row.speaker),
             "talk_time": round(row.talk_time, 1), "turns": row.turns, "words": row.words,
             "questions": row.questions, "first_start": round(row.first_start, 2),
             "first_lines": [{"start": round(u.start, 2), "text": u.text} for u in first],
             "sounds_like": [{"speaker": other, "similarity": similar} for other, similar in alike.get(row.speaker, [])],
+            "relabelled_turns": relabelled.count(row.speaker),
         })
     if as_json:
         emit_json(rows)
@@ -370,6 +374,8 @@ def speakers(folder, template, as_json):
     for row in rows:
         click.echo(f"{row['speaker']} → {row['label']}: {row['talk_time']:.0f} s, {row['turns']} turns, "
                    f"{row['words']} words, {row['questions']} questions, first at {clock(row['first_start'])}")
+        if row["relabelled_turns"]:
+            click.echo(f"    {row['relabelled_turns']} of its turns have another label, set in 'transcribe review'")
         for other in row["sounds_like"]:
             click.echo(f"    sounds like {other['speaker']} (voice similarity {other['similarity']:.2f}): "
                        "if one person, give both one label and add --merge")
@@ -416,6 +422,44 @@ def export(folder, formats, start_line, continue_from, width, timestamps, modera
     if names_file is not None and session.pseudonymisation:
         click.echo(f"Names replaced: {session.pseudonymisation['replacements']} "
                    f"({session.pseudonymisation['names']} names in {names_file}).")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="Port on 127.0.0.1 (default: a free one). Through an SSH tunnel, use the same port on both ends.")
+@click.option("--no-browser", is_flag=True, help="Do not open the page in the default browser.")
+@click.option("--idle", type=click.FloatRange(0, min_open=True), default=60, show_default=True,
+              help="Stop after this many minutes without a request.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"url", "port", "token"} as one JSON line instead.')
+def review(folder, port, no_browser, idle, as_json):
+    """Correct the transcript in a local web page, listening to the recording, before purge.
+
+    \b
+    Every change is saved in session.json at once; 'transcribe export' then writes the
+    corrected transcript. The page answers on 127.0.0.1 only, to the link printed here (it
+    carries a fresh token). From a remote workstation, tunnel the port:
+      ssh -L 8765:127.0.0.1:8765 workstation    (then, there:)
+      transcribe review gruppe1 --port 8765 --no-browser
+    Stop it with Ctrl-C. See docs/review.md.
+    """
+    import webbrowser
+
+    from .review.server import open_review, serve
+
+    server, started = open_review(folder, port)
+    if as_json:
+        click.echo(json.dumps({"url": started.url, "port": started.port, "token": started.token}))
+    else:
+        click.echo(f"Review at {started.url}")
+    if not no_browser:
+        webbrowser.open(started.url)
+    try:
+        serve(server, idle * 60)
+    except KeyboardInterrupt:
+        click.echo("Review stopped; every change is saved in session.json.", err=True)
+        return
+    click.echo(f"Review stopped after {idle:g} minutes without a request; every change is saved in session.json.", err=True)
 
 
 @cli.command()
@@ -555,7 +599,13 @@ def _purge(folder: Path, yes: bool, dry_run: bool = False, force_mismatch: bool 
     from .purge import purge
 
     def confirm(plan) -> bool:
+        from .review.edits import review_of
+
         _show_plan(plan.session.name, plan.folder, plan.targets, [plan.action(t) for t in plan.targets], plan.exports, err=True)
+        review = review_of(plan.session).summary()
+        if review["reviewed"] < review["turns"]:
+            click.echo(f"{review['turns'] - review['reviewed']} of {review['turns']} turns are not marked reviewed: once the "
+                       f"audio is gone they cannot be checked by listening (transcribe review {plan.folder}).", err=True)
         count = sum(1 for t in plan.targets if plan.action(t) == "destroy")
         return click.confirm(f"This cannot be undone. Destroy {count} recording(s) of '{plan.session.name}'?", err=True)
 
