@@ -325,6 +325,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self._asset(path[len("/static/"):])
             if path == "/api/turns":
                 return self._json(full_view(reviewer.current(), reviewer.playback))
+            if path == "/api/status":
+                session = reviewer.current()
+                return self._json({"revision": session.revision, "audio": reviewer.playback.to_dict()})
             if path == "/api/speakers":
                 session = reviewer.current()
                 return self._json({"revision": session.revision, "speakers": reviewer.speakers(session)})
