@@ -53,9 +53,9 @@ MAX_BODY = 256 * 1024  # a turn's text is a few kilobytes; anything near this is
 MAX_STRETCH = 300.0  # seconds of audio per request (WAV at 16 kHz, 16 bit: 9.6 MB)
 SAMPLE_SECONDS = 6.0  # how much of each speaker cluster the speaker panel plays
 LOCK_WAIT = 5.0  # seconds a change waits for a 'transcribe export' to release the session
-ASSETS = ("index.html", "review.css", "review.js")
+ASSETS = ("index.html", "review.css", "review.js", "icon.svg")
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-                 ".js": "text/javascript; charset=utf-8"}
+                 ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
