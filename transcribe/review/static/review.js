@@ -11,7 +11,7 @@ const state = {
   audio: { state: "loading" }, current: null, word: null, flat: [], stretch: null, stopAt: null,
   rate: 1, queue: Promise.resolve(), editing: null, playing: null,
 };
-const timing = { clicked: null, lastPlayMs: null, renderMs: null, plays: [] };
+const timing = { clicked: null, lastPlayMs: null, renderMs: null, readyMs: null, plays: [] };
 window.reviewTiming = timing;  // read by scripts/bench_review.py
 
 const $ = (id) => document.getElementById(id);
@@ -55,6 +55,7 @@ async function load() {
   showAudio(data.audio);
   if (state.current !== null && state.byId.has(state.current)) select(state.current, state.word, false);
   timing.renderMs = performance.now() - started;
+  timing.readyMs = performance.now();  // since the navigation began (the token redirect included)
   document.body.dataset.ready = "true";
 }
 
