@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from transcribe.align import Utterance  # noqa: E402
 from transcribe.asr import Word  # noqa: E402
 from transcribe.audio import Source, sha256_and_size  # noqa: E402
-from transcribe.diarize import Diarization, Turn  # noqa: E402
+from transcribe.diarize import Turn  # noqa: E402
 
 from sessions import SCRIPT, make_session  # noqa: E402
 
@@ -189,7 +189,7 @@ def main() -> None:
             driver.execute_script("document.getElementById('player').pause(); arguments[0].scrollIntoView({block: 'center'})", section)
             time.sleep(0.3)
             section.find_elements(By.CSS_SELECTOR, ".w")[0].click()
-            WebDriverWait(driver, 10).until(lambda d: d.execute_script("return window.reviewTiming.plays.length") > index)
+            WebDriverWait(driver, 10).until(lambda d, done=index: d.execute_script("return window.reviewTiming.plays.length") > done)
             plays.append(driver.execute_script("return window.reviewTiming.lastPlayMs"))
         rows.append((f"play after a click (median of {len(plays)})", f"{statistics.median(plays):.0f} ms"))
         rows.append(("play after a click (slowest)", f"{max(plays):.0f} ms"))

@@ -2,7 +2,7 @@
 
 import http.client
 import json
-import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,8 +215,13 @@ def test_port_option_and_a_port_in_use(folder):
 
 
 def test_ctrl_c_stops_cleanly_and_idle_stops_it_alone(folder):
-    review = Review(folder)
-    assert review.stop(signal.SIGINT) == 0
+    process = subprocess.Popen([sys.executable, "-m", "transcribe.cli", "review", str(folder), "--no-browser"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    assert re.fullmatch(r"Review at http://127\.0\.0\.1:\d+/\?token=[A-Za-z0-9_-]{43}\n", line), line
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 0 and "every change is saved" in err and "Traceback" not in err
     review = Review(folder, "--idle", "0.02")  # 1.2 s
     assert review.process.wait(timeout=30) == 0
     assert "without a request" in review.process.stderr.read()

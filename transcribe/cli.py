@@ -448,13 +448,13 @@ def review(folder, port, no_browser, idle, as_json):
     from .review.server import open_review, serve
 
     server, started = open_review(folder, port)
-    if as_json:
-        click.echo(json.dumps({"url": started.url, "port": started.port, "token": started.token}))
-    else:
-        click.echo(f"Review at {started.url}")
-    if not no_browser:
-        webbrowser.open(started.url)
-    try:
+    try:  # from the moment the address is out, Ctrl-C is the way to stop
+        if as_json:
+            click.echo(json.dumps({"url": started.url, "port": started.port, "token": started.token}))
+        else:
+            click.echo(f"Review at {started.url}")
+        if not no_browser:
+            webbrowser.open(started.url)
         serve(server, idle * 60)
     except KeyboardInterrupt:
         click.echo("Review stopped; every change is saved in session.json.", err=True)

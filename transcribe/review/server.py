@@ -312,9 +312,9 @@ class Handler(BaseHTTPRequestHandler):
         except TranscribeError as exc:
             status = HTTPStatus.BAD_REQUEST if isinstance(exc, InputError) else HTTPStatus.CONFLICT
             self._error(status, str(exc), url.path)
-        except Exception as exc:  # a bug: answer plainly, keep serving; nothing half-saved (saves are atomic)
-            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"Internal error ({type(exc).__name__}: {exc}). "
-                        "Nothing was changed by this request; please report it.", url.path)
+        except Exception as exc:  # a bug: answer plainly and keep serving; saves are atomic, so nothing is half-written
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"Internal error ({type(exc).__name__}: {exc}). Reload the page "
+                        "to see what is saved, and please report it.", url.path)
 
     def _route(self, method: str, path: str, query: dict) -> None:
         reviewer = self.server.reviewer
