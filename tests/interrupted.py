@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
-from transcribe import purge
-from transcribe.cli import main
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's transcribe, as `-m` would take
+
+from transcribe import purge  # noqa: E402
+from transcribe.cli import main  # noqa: E402
 
 EXIT = 86
 

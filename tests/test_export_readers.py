@@ -50,7 +50,7 @@ def shown(time: float, unit: float) -> float:
 
 
 def labels(document) -> list[str]:
-    return [document.label(utterance) for utterance in document.utterances]
+    return [document.label(turn) for turn in range(len(document.utterances))]
 
 
 def test_srt_parses_into_one_cue_per_timed_line_with_the_speaker(exported, document):

@@ -20,7 +20,7 @@ def test_numbers_run_on_wrap_without_splitting_words_and_label_only_first_line()
         utterance("S1", "Vi møtes utenom gruppa, av og til. Vi skiller mellom gruppemøte og privatmøte."),
         utterance("S2", "Gruppa mi får du aldri."),
     ]
-    lines = number_lines(utterances, {"S0": "M", "S1": 3, "S2": 1}, start_line=74, width=38)
+    lines = number_lines(utterances, ["M", 3, 1], start_line=74, width=38)
     assert [(line.number, line.label, line.text) for line in lines] == [
         (74, "M", "Hva betyr selvhjelp for dere?"),
         (75, "3", "Vi møtes utenom gruppa, av og til. Vi"),
@@ -34,16 +34,16 @@ def test_numbers_run_on_wrap_without_splitting_words_and_label_only_first_line()
 
 def test_two_clusters_merged_into_one_informant_read_as_one_turn():
     utterances = [utterance("S1", "Først dette."), utterance("S4", "Og så dette.")]
-    lines = number_lines(utterances, {"S1": 2, "S4": 2})
+    lines = number_lines(utterances, [2, 2])
     assert [(line.label, line.text) for line in lines] == [("2", "Først dette."), ("", "Og så dette.")]
 
 
 def test_a_word_longer_than_the_width_is_kept_whole():
-    lines = number_lines([utterance("S0", "ja " + "x" * 30)], {"S0": "M"}, width=20)
+    lines = number_lines([utterance("S0", "ja " + "x" * 30)], ["M"], width=20)
     assert [line.text for line in lines] == ["ja", "x" * 30]
 
 
 @pytest.mark.parametrize("start, width", [(0, 80), (1, 5)])
 def test_bad_numbering_options_are_refused(start, width):
     with pytest.raises(InputError):
-        number_lines([utterance("S0", "Hei")], {"S0": "M"}, start_line=start, width=width)
+        number_lines([utterance("S0", "Hei")], ["M"], start_line=start, width=width)

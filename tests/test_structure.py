@@ -47,7 +47,10 @@ def test_the_import_graph_has_no_cycle_and_few_layers():
         "transcribe.receipt",
         "transcribe.files",
         "transcribe.errors",
+        "transcribe.review",
+        "transcribe.review.edits",  # the review layer's record, itself on the ground floor:
     }
+    assert set(graph["transcribe.review.edits"]) <= {"transcribe.records", "transcribe.labels", "transcribe.errors"}
 
 
 def test_each_record_and_the_sample_rate_is_defined_once():

@@ -407,6 +407,55 @@ def export(folder, as_json, **given):
 @cli.command()
 @FOLDER
 @click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Port on 127.0.0.1 (default: a free one). Through an SSH tunnel, use the same port on both ends.",
+)
+@click.option("--no-browser", is_flag=True, help="Do not open the page in the default browser.")
+@click.option(
+    "--idle",
+    type=click.FloatRange(0, min_open=True),
+    default=60,
+    show_default=True,
+    help="Stop after this many minutes without a request.",
+)
+@click.option("--json", "as_json", is_flag=True, help='Print {"url", "port", "token"} as one JSON line instead.')
+def review(folder, port, no_browser, idle, as_json):
+    """Correct the transcript in a local web page, listening to the recording, before purge.
+
+    \b
+    Every change is saved in session.json at once; 'transcribe export' then writes the
+    corrected transcript. The page answers on 127.0.0.1 only, to the link printed here (it
+    carries a fresh token). From a remote workstation, tunnel the port:
+      ssh -L 8765:127.0.0.1:8765 workstation    (then, there:)
+      transcribe review gruppe1 --port 8765 --no-browser
+    Stop it with Ctrl-C. See docs/review.md.
+    """
+    import webbrowser
+
+    from .review.server import open_review, serve
+
+    server, started = open_review(folder, port)
+    try:  # from the moment the address is out, Ctrl-C is the way to stop
+        if as_json:
+            click.echo(json.dumps({"url": started.url, "port": started.port, "token": started.token}))
+        else:
+            click.echo(f"Review at {started.url}")
+        if not no_browser:
+            webbrowser.open(started.url)
+        serve(server, idle * 60)
+    except KeyboardInterrupt:
+        click.echo("Review stopped; every change is saved in session.json.", err=True)
+        return
+    click.echo(
+        f"Review stopped after {idle:g} minutes without a request; every change is saved in session.json.", err=True
+    )
+
+
+@cli.command()
+@FOLDER
+@click.option(
     "--names",
     "names_file",
     type=click.Path(path_type=Path),

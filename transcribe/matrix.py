@@ -131,10 +131,7 @@ def _line_of(text: str, code: str) -> int | None:
 def build_matrix(session: Session, codes: dict[str, list[int]]) -> Matrix:
     """Place each coded line with the informant who spoke it; report the lines no informant spoke."""
     document = build_document(session)
-    owner: dict[int, Label] = {
-        line.number: document.labels.get(session.utterances[line.turn].speaker, session.utterances[line.turn].speaker)
-        for line in document.lines
-    }
+    owner: dict[int, Label] = {line.number: document.labels[line.turn] for line in document.lines}
     informants = tuple(sorted({*session.informants, *(label for label in owner.values() if isinstance(label, int))}))
     transcript = (document.lines[0].number, document.lines[-1].number) if document.lines else None
     cells: dict[tuple[int, str], tuple[int, ...]] = {}

@@ -2,13 +2,14 @@
 
 Every text line gets a number; numbers run on through the transcript and may start anywhere
 (group 2 continuing from group 1). Long turns are wrapped at a width without splitting words;
-the label stands on the first line of each turn only.
+the label stands on the first line of each turn only. Labels come one per turn (a reviewed
+transcript may label one turn of a cluster differently from the rest).
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import InputError
@@ -31,7 +32,7 @@ def wrap(text: str, width: int) -> list[str]:
 
 def number_lines(
     utterances: Sequence[Utterance],
-    labels: Mapping[str, Label],
+    labels: Sequence[Label],  # one per utterance
     start_line: int = 1,
     width: int = DEFAULT_WIDTH,
 ) -> list[Line]:
@@ -42,8 +43,8 @@ def number_lines(
     lines: list[Line] = []
     number = start_line
     previous = None
-    for turn, utterance in enumerate(utterances):
-        label = str(labels.get(utterance.speaker, utterance.speaker))
+    for turn, (utterance, label) in enumerate(zip(utterances, labels, strict=True)):
+        label = str(label)
         for index, text in enumerate(wrap(utterance.text, width)):
             # Two clusters merged into one informant read as one turn: no repeated label.
             shown = label if index == 0 and label != previous else ""

@@ -6,7 +6,8 @@ The informants were promised that the recordings would be deleted when transcrip
 1. **Refuse first, destroy second.** Every condition is checked before the first byte is
    touched: the transcript stages are finished, at least one export is recorded, and every
    recorded export exists, reads back with its recorded sha256 (a JSON export must also parse
-   as this session's transcript). Every recording still on disk must be a regular, writable file
+   as this session's transcript) and was written after the last correction made in ``transcribe
+   review`` (else it lacks it). Every recording still on disk must be a regular, writable file
    whose content matches the sha256 taken at intake. All problems are reported together in one
    ``PurgeError``; nothing is deleted.
 2. **A recording whose content no longer matches its intake sha256 is refused** unless
@@ -57,6 +58,7 @@ from .export import json as json_export
 from .files import fsync_dir, sha256_file, write_atomic
 from .receipt import FINAL, RECEIPT_JSON, RECEIPT_TEXT, FileStatus, PurgeState, Receipt, receipt_text
 from .records import ExportRecord
+from .review.edits import review_of
 from .session import FILENAME, Session, locked, now
 
 JOURNAL = "purge-journal.json"
@@ -107,9 +109,16 @@ class Plan:
 
     def lines(self) -> list[str]:
         """What will be destroyed, for the confirmation a person is asked."""
-        return plan_lines(
+        lines = plan_lines(
             self.session.name, self.folder, self.targets, [self.action(t) for t in self.targets], self.exports
         )
+        review = review_of(self.session).summary()
+        if review["reviewed"] < review["turns"]:
+            lines.append(
+                f"{review['turns'] - review['reviewed']} of {review['turns']} turns are not marked reviewed: once the "
+                f"audio is gone they cannot be checked by listening (transcribe review {self.folder})."
+            )
+        return lines
 
 
 @dataclass(frozen=True)
@@ -271,6 +280,19 @@ def _transcript_problems(session: Session, folder: Path) -> list[str]:
         problem = _export_problem(session, folder, record)
         if problem:
             problems.append(problem)
+    # An export rendered from revision r carries every review change applied before r.
+    stale = [
+        record
+        for record in session.exports
+        if session.review and session.review.changed is not None and record.revision <= session.review.changed
+    ]
+    if stale:
+        problems.append(
+            f"the transcript was corrected in 'transcribe review' after {', '.join(r.file for r in stale)} "
+            f"{'was' if len(stale) == 1 else 'were'} written, so the corrections are not in "
+            f"{'it' if len(stale) == 1 else 'them'}. Write them again with 'transcribe export {folder} "
+            f"--formats {','.join(r.format for r in stale)}'."
+        )
     return problems
 
 
@@ -506,6 +528,7 @@ def _receipt(plan: Plan, targets: list[Target], runs: list[dict]) -> Receipt:
         runs=tuple(runs),
         files=tuple(asdict(target) for target in targets),
         exports=tuple(asdict(record) for record in plan.exports),
+        review=review_of(plan.session).summary(),  # how far a person checked the transcript before the audio went
     )
 
 

@@ -76,6 +76,7 @@ class Receipt:
     runs: tuple[dict, ...]  # each run of the purge: run, started, host, pid, tool_version
     files: tuple[dict, ...]  # each recording: path, file, size, sha256 (intake), status, time, run, note, …
     exports: tuple[dict, ...]  # each transcript kept: format, file, sha256, size, written
+    review: dict | None = None  # turns, reviewed, edited, changes: how far a person checked the transcript
     method: dict = field(default_factory=lambda: {"id": METHOD, "description": METHOD_DESCRIPTION})
     limits: tuple[str, ...] = LIMITS
 
@@ -93,6 +94,7 @@ class Receipt:
             "files": list(self.files),
             "exports": list(self.exports),
             "tool_written_audio": [],  # the tool decodes in memory only: it never writes audio
+            "review": self.review,
             "limits": list(self.limits),
         }
 
@@ -181,6 +183,13 @@ def receipt_text(receipt: dict, receipt_sha256: str) -> str:
             out.append(f"  {'':<15} content at purge: {row['found_size']} bytes, sha256 {row['found_sha256']}")
         if row.get("note"):
             out.append(f"  {'':<15} {row['note']}")
+    review = receipt.get("review")  # receipts before the review editor have none
+    if review:
+        out += [
+            "",
+            f"Review:    {review['reviewed']} of {review['turns']} turns marked reviewed by a person; "
+            f"{review['edited']} turns edited, {review['changes']} changes in effect",
+        ]
     out += ["", "Transcripts kept (sha256 when purged)"]
     out += [f"  {row['file']:<30} {row['sha256']}" for row in receipt["exports"]]
     out += ["", "Audio written by the tool: none (recordings are decoded in memory only).", "", "Limits"]

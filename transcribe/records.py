@@ -112,3 +112,4 @@ class ExportRecord:
     sha256: str
     size: int
     written: str
+    revision: int = 0  # the session revision it was rendered from (older sessions: 0)

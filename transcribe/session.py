@@ -34,6 +34,7 @@ from .records import (
     Utterance,
     Word,
 )
+from .review.edits import Review
 
 SCHEMA = "transcribe.session/1"
 FILENAME = "session.json"
@@ -63,6 +64,8 @@ class Session:
     # {"names": n, "replacements": n}: never the names themselves, which are the key to the pseudonyms
     pseudonymisation: dict | None = None
     purge: dict | None = None  # written by purge.py; its shape is in receipt.py
+    review: Review | None = None  # a person's corrections over the machine output (review/edits.py)
+    revision: int = 0  # bumped by every save, so a writer can tell that session.json changed under it
 
     @property
     def duration(self) -> float:
@@ -77,6 +80,7 @@ class Session:
 
     def save(self, folder: Path) -> None:
         ensure_dir(Path(folder))
+        self.revision += 1
         write_atomic(Path(folder) / FILENAME, json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n")
 
     @classmethod
@@ -126,6 +130,8 @@ class Session:
             "exports": [asdict(record) for record in self.exports],
             "pseudonymisation": self.pseudonymisation,
             "purge": self.purge,
+            "review": self.review.to_dict() if self.review else None,
+            "revision": self.revision,
         }
 
     @classmethod
@@ -150,6 +156,8 @@ class Session:
             exports=[ExportRecord(**record) for record in data.get("exports", [])],
             pseudonymisation=data.get("pseudonymisation"),
             purge=data.get("purge"),
+            review=Review.from_dict(data["review"], words) if data.get("review") else None,
+            revision=int(data.get("revision", 0)),
         )
 
 

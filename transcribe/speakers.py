@@ -16,7 +16,9 @@ from pathlib import Path
 
 from .errors import InputError, SessionError
 from .files import read_toml, toml_value
+from .labels import OBSERVER, format_informants
 from .records import MODERATOR, Label, Utterance
+from .review.edits import review_of, reviewed_utterances
 from .session import Session
 from .timecode import clock
 
@@ -114,16 +116,6 @@ def propose_map(
 
 
 # -- the map file the researcher edits ---------------------------------------------------------
-
-OBSERVER = re.compile(r"O[1-9][0-9]*")
-
-
-def format_informants(numbers: Sequence[int]) -> str:
-    """[1..6] → '1–6'; [1, 2, 3, 5] → '1, 2, 3, 5'."""
-    ordered = sorted(numbers)
-    if ordered and ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 1:
-        return f"{ordered[0]}–{ordered[-1]}"
-    return ", ".join(str(n) for n in ordered)
 
 
 def check_moderator_label(label: str) -> str:
@@ -257,6 +249,10 @@ class Evidence:
                 f"{row['speaker']} → {row['label']}: {row['talk_time']:.0f} s, {row['turns']} turns, "
                 f"{row['words']} words, {row['questions']} questions, first at {clock(row['first_start'])}"
             )
+            if row["relabelled_turns"]:
+                lines.append(
+                    f"    {row['relabelled_turns']} of its turns have another label, set in 'transcribe review'"
+                )
             lines += [
                 f"    sounds like {other['speaker']} (voice similarity {other['similarity']:.2f}): "
                 "if one person, give both one label and add --merge"
@@ -267,13 +263,16 @@ class Evidence:
 
 
 def evidence(session: Session) -> Evidence:
-    """Talk time, turns, words, questions, first lines and voice look-alikes of each cluster."""
+    """Talk time, turns, words, questions, first lines and voice look-alikes of each cluster, from the
+    transcript as corrected in ``transcribe review``; turns the review gave another label are counted."""
     if session.utterances is None:
         raise SessionError(f"Session '{session.name}' has no transcript yet. Run 'transcribe run' first.")
     alike = sounds_like(session)
+    utterances = [utterance for utterance, _ in reviewed_utterances(session)]
+    relabelled = [turn.cluster for turn in review_of(session).turns if turn.label is not None]
     rows = []
-    for row in stats(session.utterances):
-        first = [u for u in session.utterances if u.speaker == row.speaker][:3]
+    for row in stats(utterances):
+        first = [u for u in utterances if u.speaker == row.speaker][:3]
         rows.append(
             {
                 "speaker": row.speaker,
@@ -287,6 +286,7 @@ def evidence(session: Session) -> Evidence:
                 "sounds_like": [
                     {"speaker": other, "similarity": similar} for other, similar in alike.get(row.speaker, [])
                 ],
+                "relabelled_turns": relabelled.count(row.speaker),
             }
         )
     return Evidence(tuple(rows))

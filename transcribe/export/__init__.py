@@ -20,6 +20,7 @@ from ..files import write_atomic
 from ..names import Names, pseudonymise
 from ..numbering import Line, number_lines, turn_line_ranges
 from ..records import ExportRecord, Label, Utterance, Word
+from ..review.edits import reviewed_utterances
 from ..session import Session, now
 from . import atlasti, maxqda, nvivo, qdpx, srt, txt, vtt
 from . import csv as csv_export
@@ -43,11 +44,11 @@ DEFAULT_FORMATS = ("txt", "json")
 
 @dataclass(frozen=True)
 class Document:
-    """What every format renders: the (pseudonymised) utterances, their labels and numbered lines."""
+    """What every format renders: the (reviewed, pseudonymised) utterances, their labels and numbered lines."""
 
     session: Session
     utterances: list[Utterance]
-    labels: dict[str, Label]
+    labels: list[Label]  # one per utterance: the speaker map's, or the review's for that turn
     lines: list[Line]
     line_words: list[tuple[Word, ...]]  # the words on each line, for line times
     ranges: dict[int, tuple[int, int]]  # turn index → (first line, last line)
@@ -55,12 +56,12 @@ class Document:
     english: bool = False
     timestamps: bool = False
 
-    def label(self, utterance: Utterance) -> str:
-        return str(self.labels.get(utterance.speaker, utterance.speaker))
+    def label(self, turn: int) -> str:
+        return str(self.labels[turn])
 
     def turn_label(self, line: Line) -> str:
         """The label of the line's turn, also on continuation lines."""
-        return self.label(self.utterances[line.turn])
+        return self.label(line.turn)
 
     def timed_lines(self) -> list[tuple[Line, float, float]]:
         """Each line that has words, with the start of its first word and the end of its last."""
@@ -70,26 +71,16 @@ class Document:
 def build_document(
     session: Session, english: bool = False, timestamps: bool = False, names: Names | None = None
 ) -> Document:
-    if session.utterances is None or session.speaker_map is None:
-        raise SessionError(
-            f"Session '{session.name}' has no finished transcript yet. Run 'transcribe run' to complete it."
-        )
-    lines = number_lines(session.utterances, session.speaker_map, session.start_line, session.width)
+    turns = reviewed_utterances(session)  # refuses an unfinished session
+    heard, labels = [utterance for utterance, _ in turns], [label for _, label in turns]
+    lines = number_lines(heard, labels, session.start_line, session.width)
     if names is None:
-        utterances, origins, replacements = session.utterances, None, None
+        utterances, origins, replacements = heard, None, None
     else:
-        utterances, origins, replacements = pseudonymise(session.utterances, names)
-    lines, line_words = _place_words(lines, session.utterances, utterances, origins)
+        utterances, origins, replacements = pseudonymise(heard, names)
+    lines, line_words = _place_words(lines, heard, utterances, origins)
     return Document(
-        session,
-        list(utterances),
-        dict(session.speaker_map),
-        lines,
-        line_words,
-        turn_line_ranges(lines),
-        replacements,
-        english,
-        timestamps,
+        session, list(utterances), labels, lines, line_words, turn_line_ranges(lines), replacements, english, timestamps
     )
 
 
@@ -112,7 +103,16 @@ def write_exports(document: Document, folder: Path, formats: Sequence[str] = DEF
         digest = write_atomic(path, data)
         if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             raise SessionError(f"{path} did not read back as written. Check the disk, then export again.")
-        records.append(ExportRecord(format=name, file=path.name, sha256=digest, size=len(data), written=now()))
+        records.append(
+            ExportRecord(
+                format=name,
+                file=path.name,
+                sha256=digest,
+                size=len(data),
+                written=now(),
+                revision=document.session.revision,
+            )
+        )
     return records
 
 

@@ -20,8 +20,8 @@ SUFFIX = ".atlasti.vtt"
 
 def render(document) -> str:
     blocks = ["WEBVTT\n"]
-    for utterance in document.utterances:
+    for turn, utterance in enumerate(document.utterances):
         span = f"{clock(utterance.start, 3)} --> {clock(max(utterance.end, utterance.start + 0.001), 3)}"
-        text = f"{document.label(utterance)}: {utterance.text}"
+        text = f"{document.label(turn)}: {utterance.text}"
         blocks.append(f"{span}\n{escape(text, quote=False)}\n")
     return "\n".join(blocks)

@@ -31,7 +31,7 @@ def render(document) -> str:
         },
         "utterances": [
             {
-                "label": document.labels.get(u.speaker, u.speaker),
+                "label": document.labels[index],
                 "speaker": u.speaker,
                 "start": round(u.start, 3),
                 "end": round(u.end, 3),

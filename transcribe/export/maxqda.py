@@ -19,6 +19,6 @@ BOM = "\ufeff"
 
 def render(document) -> str:
     paragraphs = [line.replace(":", " ") for line in txt.heading_lines(document)]  # a colon would make a speaker
-    for utterance in document.utterances:
-        paragraphs.append(f"{document.label(utterance)}: {utterance.text} #{clock(utterance.end, 1, '-')}#")
+    for turn, utterance in enumerate(document.utterances):
+        paragraphs.append(f"{document.label(turn)}: {utterance.text} #{clock(utterance.end, 1, '-')}#")
     return BOM + "\r\n\r\n".join(paragraphs) + "\r\n"

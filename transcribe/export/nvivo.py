@@ -17,7 +17,7 @@ COLUMNS = ("Timespan", "Speaker", "Content")
 
 def render(document) -> str:
     rows = ["\t".join(COLUMNS)]
-    for utterance in document.utterances:
+    for turn, utterance in enumerate(document.utterances):
         timespan = f"{clock(utterance.start, 1)} - {clock(utterance.end, 1)}"
-        rows.append("\t".join((timespan, document.label(utterance), utterance.text)))
+        rows.append("\t".join((timespan, document.label(turn), utterance.text)))
     return BOM + "\r\n".join(rows) + "\r\n"

@@ -41,11 +41,11 @@ def render(document) -> bytes:
     ids = _Guids(session)
     user, created = ids("user"), session.created
     kinds = {}  # label → what it names, in order of first speaking
-    for utterance in document.utterances:
-        kinds.setdefault(document.label(utterance), _kind(document, utterance))
+    for turn in range(len(document.utterances)):
+        kinds.setdefault(document.label(turn), _kind(document, turn))
     turns: dict[str, list[int]] = {label: [] for label in kinds}
-    for turn, utterance in enumerate(document.utterances):
-        turns[document.label(utterance)].append(turn)
+    for turn in range(len(document.utterances)):
+        turns[document.label(turn)].append(turn)
 
     project = _element(
         None,
@@ -87,7 +87,7 @@ def render(document) -> bytes:
         creationDateTime=created,
     )
     spans = _turn_spans(document, text)
-    for turn, utterance in enumerate(document.utterances):
+    for turn in range(len(document.utterances)):
         first, last = document.ranges[turn]
         start, end = spans[turn]
         selection = _element(
@@ -103,7 +103,7 @@ def render(document) -> bytes:
         coding = _element(
             selection, "Coding", guid=ids("coding", str(turn)), creatingUser=user, creationDateTime=created
         )
-        _element(coding, "CodeRef", targetGUID=ids("code", document.label(utterance)))
+        _element(coding, "CodeRef", targetGUID=ids("code", document.label(turn)))
     _element(project, "Description").text = "\n".join(txt.heading_lines(document))
 
     ET.indent(project)
@@ -123,9 +123,9 @@ def _turn_spans(document, text: str) -> dict[int, tuple[int, int]]:
     return spans
 
 
-def _kind(document, utterance) -> str:
+def _kind(document, turn: int) -> str:
     moderator, informant, observer = KINDS[document.english]
-    label = document.labels.get(utterance.speaker)
+    label = document.labels[turn]
     if isinstance(label, int):
         return informant
     return moderator if label == document.session.moderator_label else observer

@@ -170,7 +170,7 @@ class Report:
 def build_report(session: Session, guide: Sequence[str] | None = None) -> Report:
     """Participation, transitions and question segments of a finished session."""
     document = build_document(session)
-    turns = labelled_turns(session, document)
+    turns = labelled_turns(document)
     labels = ordered_labels(session, turns)
     moderator = session.moderator_label
     warnings: list[str] = []
@@ -199,11 +199,11 @@ def build_report(session: Session, guide: Sequence[str] | None = None) -> Report
     )
 
 
-def labelled_turns(session: Session, document) -> list[LabelledTurn]:
+def labelled_turns(document) -> list[LabelledTurn]:
     """Merge consecutive utterances of one label into turns, with their line numbers."""
     turns = []
-    numbered = enumerate(session.utterances)
-    for label, run in groupby(numbered, key=lambda item: document.labels.get(item[1].speaker, item[1].speaker)):
+    numbered = enumerate(document.utterances)
+    for label, run in groupby(numbered, key=lambda item: document.labels[item[0]]):
         indices, utterances = zip(*run)
         turns.append(
             LabelledTurn(
