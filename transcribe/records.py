@@ -1,8 +1,8 @@
 """The records every stage speaks: plain, frozen dataclasses with no behaviour beyond their data.
 
-This is the ground floor of the package. Stages import their inputs and outputs from here, and
-``session.py`` serialises them, so persistence never has to import a stage. Nothing here imports
-anything of the project but ``errors``-free standard library code.
+This is the ground floor of the package: it imports nothing of the project. Stages import their
+inputs and outputs from here, and ``session.py`` serialises them, so persistence never has to
+import a stage.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Word:
     start: float
     end: float
     text: str
-    probability: float
+    probability: float | None  # Whisper's; None for a word a person wrote in the review editor
 
 
 @dataclass(frozen=True)
