@@ -2,9 +2,10 @@
 
 The one step that turns a transcribed session into its transcripts. ``run`` calls it after the
 speech stages, ``export`` (through ``export_session``) calls it on a session folder alone, after
-the audio may be gone, and the review editor's exports go through it too. Exports are rendered
-and written by ``export.write_exports``, which returns their records; this module is the one
-that records them in the session and saves it.
+the audio may be gone; a reviewed session's corrections reach every format because the document
+is built from the review layer (``export.build_document``). Exports are rendered and written by
+``export.write_exports``, which returns their records; this module is the one that records them
+in the session and saves it.
 """
 
 from __future__ import annotations
