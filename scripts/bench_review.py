@@ -44,12 +44,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from reviewing import chromium, cut  # noqa: E402
 from sessions import SCRIPT, make_session  # noqa: E402
 
 from transcribe.audio import sha256_and_size  # noqa: E402
 from transcribe.records import Source, Turn, Utterance, Word  # noqa: E402
 
-VOICES = ROOT / "tests" / "fixtures" / "voices_group.m4a"
 CLUSTERS = [f"SPEAKER_0{n}" for n in range(7)]
 SENTENCES = [sentence.split() for *_, text in SCRIPT for sentence in re.findall(r"[^.?!:]+[.?!:]", text)]
 TURN_WORDS = 10  # mean words per turn
@@ -113,62 +113,6 @@ def probe(path: Path) -> float:
     return float(out.stdout)
 
 
-def make_recording(path: Path, seconds: float) -> Path:
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-stream_loop",
-            "-1",
-            "-i",
-            str(VOICES),
-            "-t",
-            str(seconds),
-            "-c:a",
-            "aac",
-            "-b:a",
-            "32k",
-            "-ac",
-            "1",
-            "-ar",
-            "48000",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
-
-
-def chromium(profile: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_AVOID_STATS", "true")
-    os.environ.setdefault("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--autoplay-policy=no-user-gesture-required",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
-    driver.set_window_size(1100, 760)
-    return driver
-
-
 def api(port: int, token: str, method: str, path: str, body: dict | None = None) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
@@ -204,7 +148,7 @@ def main() -> None:
     started = time.monotonic()
     recording = work / "opptak.m4a"
     if not recording.exists() or abs(probe(recording) - args.hours * 3600) > 1:
-        make_recording(recording, args.hours * 3600)
+        cut(recording, 0, args.hours * 3600, loop=True)
     session = synthetic_session(args.hours, args.words, recording)
     folder = work / "lang"
     shutil.rmtree(folder, ignore_errors=True)
@@ -226,7 +170,7 @@ def main() -> None:
     info = json.loads(process.stdout.readline())
     rows.append(("server start (command → address printed)", f"{time.monotonic() - began:.2f} s"))
     profile = Path(tempfile.mkdtemp(prefix="bench-review-chromium-"))
-    driver = chromium(profile)
+    driver = chromium(profile, (1100, 760))
     try:
         opened = time.monotonic()
         driver.get(info["url"])

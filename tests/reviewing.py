@@ -25,7 +25,39 @@ ROOT = Path(__file__).resolve().parent.parent
 VOICES = Path(__file__).parent / "fixtures" / "voices_group.m4a"
 
 
-def cut(path: Path, start: float, seconds: float) -> Path:
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")  # Debian's, never downloaded
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--autoplay-policy=no-user-gesture-required",
+)
+
+
+def chromium(profile: Path, size: tuple[int, int] = (1200, 900)):
+    """Headless Chromium with a fresh profile; none of its background fetches may reach out."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_AVOID_STATS", "true")
+    os.environ.setdefault("SE_OFFLINE", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_window_size(*size)
+    return driver
+
+
+def cut(path: Path, start: float, seconds: float, loop: bool = False) -> Path:
+    """``seconds`` of the committed real voices from ``start`` as AAC .m4a; ``loop``: round again as needed."""
     subprocess.run(
         [
             "ffmpeg",
@@ -33,8 +65,7 @@ def cut(path: Path, start: float, seconds: float) -> Path:
             "-loglevel",
             "error",
             "-y",
-            "-ss",
-            str(start),
+            *(["-stream_loop", "-1"] if loop else ["-ss", str(start)]),
             "-t",
             str(seconds),
             "-i",

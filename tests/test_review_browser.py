@@ -3,7 +3,6 @@
 Selenium is told where chromedriver is, so Selenium Manager never runs and nothing is downloaded.
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -13,9 +12,8 @@ from pathlib import Path
 
 import docx
 import pytest
-from reviewing import ROOT, Review, real_session
+from reviewing import CHROMEDRIVER, CHROMIUM, ROOT, Review, chromium, real_session
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     pytest.skip(
         "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver; .ci/run installs them)",
@@ -23,37 +21,10 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     )
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install '.[test]')")
 
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
-
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--autoplay-policy=no-user-gesture-required",
-)
-
-
-def chromium(profile: Path):
-    """Headless Chromium with a fresh profile; none of its background fetches may reach out."""
-    os.environ.setdefault("SE_AVOID_STATS", "true")
-    os.environ.setdefault("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_window_size(1200, 900)
-    return driver
 
 
 @pytest.fixture
