@@ -56,6 +56,10 @@ class Word:
     end: float
     text: str
     probability: float
+    # Why the word is suspected of being invented (asr.guard: no speech under it, a repetition
+    # loop); None for a word heard in speech. Suspects stay in session.json for review; exports
+    # leave them out.
+    suspect: str | None = None
 
 
 @dataclass(frozen=True)

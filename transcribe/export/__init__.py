@@ -74,12 +74,13 @@ def build_document(
         raise SessionError(
             f"Session '{session.name}' has no finished transcript yet. Run 'transcribe run' to complete it."
         )
-    lines = number_lines(session.utterances, session.speaker_map, session.start_line, session.width)
+    heard = heard_utterances(session.utterances)
+    lines = number_lines(heard, session.speaker_map, session.start_line, session.width)
     if names is None:
-        utterances, origins, replacements = session.utterances, None, None
+        utterances, origins, replacements = heard, None, None
     else:
-        utterances, origins, replacements = pseudonymise(session.utterances, names)
-    lines, line_words = _place_words(lines, session.utterances, utterances, origins)
+        utterances, origins, replacements = pseudonymise(heard, names)
+    lines, line_words = _place_words(lines, heard, utterances, origins)
     return Document(
         session,
         list(utterances),
@@ -91,6 +92,13 @@ def build_document(
         english,
         timestamps,
     )
+
+
+def heard_utterances(utterances: Sequence[Utterance]) -> list[Utterance]:
+    """The utterances without the words suspected of being invented (asr.guard), which session.json
+    keeps for review and exports leave out; an utterance of suspects only goes."""
+    kept = [replace(u, words=tuple(w for w in u.words if w.suspect is None)) for u in utterances]
+    return [replace(u, start=u.words[0].start, end=u.words[-1].end) for u in kept if u.words]
 
 
 def parse_formats(text: str | Sequence[str]) -> list[str]:
