@@ -169,3 +169,10 @@ def test_doubt_threshold_per_model():
     base = ModelInfo("asr", "whisper-base (embedded)", "/m", asr.models.WHISPER_BASE_SHA256)
     assert asr.doubt_threshold(base) == asr.DOUBT_THRESHOLD[asr.models.WHISPER_BASE_SHA256]
     assert asr.doubt_threshold(replace(base, sha256="0" * 64)) == asr.DOUBT_THRESHOLD_UNMEASURED
+
+
+def test_models_list_says_which_model_a_study_should_use(tmp_path):
+    from transcribe.models import listing
+
+    text = "\n".join(listing(tmp_path / "models").lines())
+    assert "nb-whisper-small" in text and "GPU" in text and "not for a study" in text

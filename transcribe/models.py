@@ -532,7 +532,7 @@ ADVICE = (
     "  laptop, CPU only:     nb-whisper-small   ~10 min on 8 cores (~40 min on 2); WER far below base",
     "  workstation, 8+ cores: nb-whisper-medium ~30 min on 8 cores",
     "  GPU (8 GB or more):   nb-whisper-large   ~4-5 min (float16); best Norwegian (6.6 % WER on FLEURS Bokmål)",
-    "  embedded base:        works out of the box, ~12 min on 2 cores, but gets 35-80 % of Norwegian words wrong:",
+    "  embedded base:        works out of the box, ~6-12 min on 2 cores, but gets 35-80 % of Norwegian words wrong:",
     "                        for trying the tool, not for a study. Fetch one: transcribe models fetch nb-whisper-small",
 )
 
