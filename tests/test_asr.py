@@ -176,3 +176,36 @@ def test_models_list_says_which_model_a_study_should_use(tmp_path):
 
     text = "\n".join(listing(tmp_path / "models").lines())
     assert "nb-whisper-small" in text and "GPU" in text and "not for a study" in text
+
+
+def test_a_run_keeps_invented_words_in_the_session_and_out_of_the_transcript(tmp_path):
+    from media import make_tone
+    from sessions import make_session
+
+    from transcribe.pipeline import RunOptions, run
+
+    session = make_session()
+    invented = Word(28.0, 28.6, "Teksting", 0.4)  # in the silence between 27.0 and 31.0
+    words = sorted((*session.transcription.words, invented), key=lambda w: w.start)
+    transcription = replace(session.transcription, words=tuple(words))
+
+    class Fixed:
+        def __init__(self, result):
+            self.result = result
+
+        def __call__(self, audio, *args, progress=None, vocabulary=(), **bounds):
+            return self.result
+
+    result = run(
+        [make_tone(tmp_path / "gruppe1.wav", seconds=40.0)],
+        tmp_path / "out",
+        RunOptions(informants=[1, 2, 3], name="gruppe1"),
+        transcriber=Fixed(transcription),
+        diarizer=Fixed(session.diarization),
+    )
+    saved = Session.load(tmp_path / "out")
+    assert [w.suspect for w in saved.transcription.words if w.text == "Teksting"] == [asr.NO_SPEECH]
+    assert sum(w.suspect is not None for w in saved.transcription.words) == 1
+    assert "Teksting" not in (tmp_path / "out" / "gruppe1.txt").read_text(encoding="utf-8")
+    assert "Teksting" not in (tmp_path / "out" / "gruppe1.json").read_text(encoding="utf-8")
+    assert not any("Whisper base" in w for w in result.warnings)  # 40 s: too short for the model hint
