@@ -199,3 +199,51 @@ def test_exports_carry_text_edits_labels_splits_and_deleted_turns(tmp_path):
     exported = json.loads((tmp_path / "gruppe1.json").read_text())
     assert exported["utterances"][3]["label"] == 3 and exported["utterances"][3]["speaker"] == "SPEAKER_03"
     assert exported["utterances"][0]["words"][1]["probability"] is None
+
+
+def with_suspects(session, turn: int, count: int, reason: str = "no speech"):
+    """The session with the last ``count`` words of utterance ``turn`` suspected (as asr.guard marks them)."""
+    from dataclasses import replace
+
+    utterance = session.utterances[turn]
+    marked = utterance.words[:-count] + tuple(replace(w, suspect=reason) for w in utterance.words[-count:])
+    session.utterances[turn] = replace(utterance, words=marked)
+    session.transcription = replace(session.transcription, words=tuple(w for u in session.utterances for w in u.words))
+    return session
+
+
+def test_suspected_words_are_on_the_review_but_not_in_what_exports_see():
+    session = with_suspects(make_session(), 1, 3)
+    review = edits.review_of(session)
+    turn = review.turns[1]
+    assert len(turn.words) == len(session.utterances[1].words)  # the page shows them
+    heard, _ = edits.reviewed_utterances(session)[1]
+    assert heard.words == session.utterances[1].words[:-3]
+    assert heard.end == heard.words[-1].end < session.utterances[1].end
+    assert all(edits.doubtful(w, 0.0) for w in turn.words[-3:]) and not edits.doubtful(turn.words[0], 0.0)
+    gone = with_suspects(make_session(), 1, len(make_session().utterances[1].words))
+    assert len(edits.reviewed_utterances(gone)) == len(gone.utterances) - 1  # a turn of suspects only goes
+
+
+def test_a_suspected_word_a_person_types_again_is_kept():
+    session = with_suspects(make_session(), 1, 1)
+    invented = session.utterances[1].words[-1]
+    kept_text = " ".join(w.text for w in session.utterances[1].words)  # the person keeps the last word
+    review = edits.update(edits.review_of(session), 2, 3, text=kept_text)
+    assert review.turns[1].words[-1] == Word(invented.start, invented.end, invented.text, invented.probability)
+    session.review = review
+    heard, _ = edits.reviewed_utterances(session)[1]
+    assert heard.words[-1].text == invented.text and heard.words[-1].suspect is None
+
+
+def test_the_page_shows_suspects_on_a_line_and_keeps_them_out_of_the_text_to_edit():
+    from transcribe.review.server import turn_views
+
+    session = with_suspects(make_session(), 1, 2)
+    views, _ = turn_views(session, edits.review_of(session))
+    view = views[1]
+    assert sum(line["words"] for line in view["lines"]) == len(view["words"])
+    assert [w["suspect"] for w in view["words"]][-3:] == [None, "no speech", "no speech"]
+    assert view["text"] == " ".join(w.text for w in session.utterances[1].words[:-2])
+    document = build_document(session)
+    assert [line.number for line in document.lines if line.turn == 1] == [line["number"] for line in view["lines"]]

@@ -4,6 +4,7 @@ Each fixture is run once per test module (the models take tens of seconds on 2 c
 tests read what that run wrote.
 """
 
+import difflib
 import json
 import re
 from pathlib import Path
@@ -51,6 +52,14 @@ def transcript_lines(path):
     return rows
 
 
+def heard(phrase: str, lines: list[str], similarity: float = 0.8) -> bool:
+    """Whether ``phrase`` (one or more words) is in ``lines`` as said or spelt close to it (difflib ratio)."""
+    tokens = re.sub(r"[^\w\s]", " ", " ".join(lines).lower()).split()
+    size = len(phrase.split())
+    spans = (" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
+    return any(difflib.SequenceMatcher(None, phrase, span).ratio() >= similarity for span in spans)
+
+
 def test_numbered_transcript_of_a_session_in_three_parts(norwegian):
     out, summary = norwegian
     text = (out / "gruppe2.txt").read_text(encoding="utf-8")
@@ -63,10 +72,13 @@ def test_numbered_transcript_of_a_session_in_three_parts(norwegian):
     # Who is who is judged on real voices (below): espeak voices are too alike for a real
     # speaker-embedding model, so here only the plumbing of labels is checked.
     assert len(labels & {"7", "8", "9"}) >= 2
-    words = text.lower()
-    # Characteristic words of the script survive Whisper base on espeak speech.
+    # Characteristic words of the script survive Whisper base on espeak speech. Whisper's exact
+    # spelling of them is not stable across CPUs and CTranslate2 builds ("gruppe", "gruppa",
+    # "ruppet"), so a word counts when the transcript holds one close to it; all 9 are found on the
+    # 2-core Xeon with 1 or 2 threads (and spelt exactly so), and 6 must be, as before.
     expected = ("velkommen", "takk", "gruppe", "møte", "skummelt", "mannen", "vanskelig", "første gang", "eget liv")
-    assert sum(word in words for word in expected) >= 6
+    found = [word for word in expected if heard(word, [row[2] for row in rows])]
+    assert len(found) >= 6, found
     assert all(len(row[2]) <= 80 for row in rows)
     assert summary["exports"][0]["file"] == "gruppe2.txt"
 

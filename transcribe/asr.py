@@ -7,7 +7,9 @@ often wrong. ``nb`` (Bokmål) is accepted as Whisper's ``no``; ``nn`` is Nynorsk
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
@@ -15,7 +17,7 @@ import numpy as np
 from . import models
 from .device import cpu_threads, cuda_errors, load_cuda_libraries, resolve_batch_size, resolve_compute_type
 from .errors import InputError, ModelError
-from .records import SAMPLE_RATE, Transcription, Word
+from .records import SAMPLE_RATE, ModelInfo, Transcription, Turn, Word
 
 LANGUAGES = {"no": "no", "nb": "no", "nn": "nn"}
 
@@ -48,6 +50,20 @@ class DecodingOptions:
 
 
 DEFAULTS = asdict(DecodingOptions())
+
+# A session longer than this, transcribed with the embedded base model, gets a hint (a run
+# warning) to use a better model: base gets a third to two thirds of Norwegian words wrong.
+BASE_MODEL_HINT_MINUTES = 5
+
+
+def model_hint(model: ModelInfo, seconds: float) -> str | None:
+    """One line for a run that used the embedded base model on a long session; None otherwise."""
+    if model.sha256 != models.WHISPER_BASE_SHA256 or seconds < BASE_MODEL_HINT_MINUTES * 60:
+        return None
+    return (
+        f"This {seconds / 60:.0f}-minute session was transcribed with the embedded Whisper base model, which gets "
+        "many Norwegian words wrong; for a study use NB-Whisper (see 'transcribe models list')."
+    )
 
 
 # The sequential decoder (CPU) hands faster-whisper at most this much audio per call, cut at the
@@ -131,8 +147,13 @@ class Transcriber:
         audio: np.ndarray,
         language: str = "no",
         progress: Callable[[float, float], None] | None = None,
+        vocabulary: Sequence[str] = (),
     ) -> Transcription:
-        """Transcribe 16 kHz mono audio; ``progress(seconds_done, seconds_total)``."""
+        """Transcribe 16 kHz mono audio; ``progress(seconds_done, seconds_total)``.
+
+        ``vocabulary``: terms the recording is likely to hold (read_vocabulary), given to Whisper
+        as hotwords in every 30 s window it decodes.
+        """
         language = normalise_language(language)
         total = len(audio) / SAMPLE_RATE
         common = {
@@ -140,6 +161,7 @@ class Transcriber:
             "task": "transcribe",
             "beam_size": self.options.beam_size,
             "word_timestamps": True,
+            **self.hints(vocabulary),
         }
         words: list[Word] = []
         # The batched decoder takes the whole recording: it builds features batch by batch.
@@ -174,4 +196,118 @@ class Transcriber:
                         progress(min(offset + segment.end, total), total)
         if progress:
             progress(total, total)
-        return Transcription(words=tuple(words), language=language, model=self.model_info, settings=dict(self.settings))
+        settings = {**self.settings, "vocabulary": list(vocabulary)}
+        return Transcription(words=tuple(words), language=language, model=self.model_info, settings=settings)
+
+    @staticmethod
+    def hints(vocabulary: Sequence[str]) -> dict:
+        """How the vocabulary reaches Whisper. As hotwords it stands before every 30 s window
+        (an initial_prompt stands only before the first one when previous text is not carried
+        over), and hotwords did better in docs/asr.md."""
+        return {"hotwords": ", ".join(vocabulary)} if vocabulary else {}
+
+
+def read_vocabulary(path: str | os.PathLike) -> tuple[str, ...]:
+    """One term per line (the interview guide's words, place names, the group's own words);
+    blank lines and lines starting with # are skipped."""
+    try:
+        text = open(path, encoding="utf-8").read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"The vocabulary file {path} cannot be read ({exc}). Give a UTF-8 text file, one term a line."
+        ) from None
+    terms = [line.strip() for line in text.splitlines()]
+    terms = tuple(dict.fromkeys(term for term in terms if term and not term.startswith("#")))
+    if not terms:
+        raise InputError(f"The vocabulary file {path} holds no terms. Write one term a line.")
+    return terms
+
+
+# -- calibrated doubt ------------------------------------------------------------------------
+
+# A word whose probability is below its model's threshold is doubtful: the review editor marks it
+# for a listener. Measured with scripts/evaluate_asr.py doubt (docs/asr.md) on 536 words with
+# references (espeak focus groups, King's speech, NPSC), 53 % of them wrong: for the embedded
+# base model, below 0.6 flags half the words, and 70 % of those are wrong (precision 0.70), while
+# finding 67 % of the wrong words (recall). 0.5: precision 0.71, recall 0.53; 0.7: 0.66, 0.78.
+DOUBT_THRESHOLD = {models.WHISPER_BASE_SHA256: 0.6}
+# Models not measured yet (no reference set was run through them): Whisper's even odds.
+DOUBT_THRESHOLD_UNMEASURED = 0.5
+
+
+def doubt_threshold(model: ModelInfo) -> float:
+    """The probability below which ``model``'s words are doubtful (DOUBT_THRESHOLD, by weights sha256)."""
+    return DOUBT_THRESHOLD.get(model.sha256, DOUBT_THRESHOLD_UNMEASURED)
+
+
+# -- hallucination guards ---------------------------------------------------------------------
+
+# Why asr.guard suspects a word (Word.suspect). Suspects stay in session.json, exports leave them out.
+NO_SPEECH = "no speech"  # diarisation heard nobody speak there
+LOOP = "repetition"  # one more round of a phrase Whisper keeps repeating
+# Whisper's word times drift by a few hundred ms at segment edges, so a word counts as heard when
+# it comes this close (seconds) to diarised speech.
+SPEECH_COLLAR = 0.5
+# A loop: a phrase of up to LOOP_PHRASE words said LOOP_REPEATS times or more in a row, LOOP_WORDS
+# words or more in all: "Hva er det? Hva er det? Hva er det?" (9 words, a children's song in the NRK clips)
+# is speech; four rounds of "en del i høy som er" are not.
+LOOP_PHRASE = 6
+LOOP_REPEATS = 3
+LOOP_WORDS = 10
+
+
+def guard(words: Sequence[Word], speech: Sequence[Turn]) -> tuple[Word, ...]:
+    """``words`` with ``suspect`` set where Whisper probably invented them, and cleared elsewhere.
+
+    ``speech`` is where diarisation heard someone (``Diarization.turns``). A word is suspected
+    when no speech lies within SPEECH_COLLAR of it, or when it repeats a loop's phrase (the first
+    round is kept). Nothing is removed: the review shows suspects as doubtful.
+    """
+    reasons: list[str | None] = [None] * len(words)
+    for index in _loop_repeats([re.sub(r"\W", "", word.text.lower()) for word in words]):
+        reasons[index] = LOOP
+    spans = _merged((turn.start - SPEECH_COLLAR, turn.end + SPEECH_COLLAR) for turn in speech)
+    starts = [start for start, _ in spans]
+    for index, word in enumerate(words):
+        at = bisect_right(starts, word.end) - 1
+        if at < 0 or spans[at][1] < word.start:
+            reasons[index] = NO_SPEECH
+    return tuple(replace(word, suspect=reason) for word, reason in zip(words, reasons))
+
+
+def _merged(spans) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _loop_repeats(texts: list[str]) -> list[int]:
+    """Indexes of the words that repeat a loop's phrase, after its first round."""
+    repeats, index = [], 0
+    while index < len(texts):
+        loop = _loop_at(texts, index)
+        if loop is None:
+            index += 1
+            continue
+        size, rounds = loop
+        repeats.extend(range(index + size, index + rounds * size))
+        index += rounds * size
+    return repeats
+
+
+def _loop_at(texts: list[str], index: int) -> tuple[int, int] | None:
+    """(phrase length, rounds) of the shortest loop starting at ``index``; None if none does."""
+    for size in range(1, LOOP_PHRASE + 1):
+        phrase = texts[index : index + size]
+        if len(phrase) < size:
+            return None
+        rounds = 1
+        while texts[index + rounds * size : index + (rounds + 1) * size] == phrase:
+            rounds += 1
+        if rounds >= LOOP_REPEATS and rounds * size >= LOOP_WORDS:
+            return size, rounds
+    return None

@@ -213,6 +213,12 @@ def cli(verbose: bool) -> None:
 @click.option("--moderator-label", default=MODERATOR, show_default=True, help="Label for the moderator in exports.")
 @SPEAKER_MAP
 @NAMES
+@click.option(
+    "--vocabulary",
+    type=click.Path(path_type=Path),
+    callback=lambda _context, _parameter, path: _vocabulary(path),
+    help="Terms Whisper should expect, one a line (the interview guide's words, place names, the group's own words).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout; no progress bars.")
 @QUIET
 @click.option(
@@ -258,6 +264,12 @@ def run(
     show(result, as_json=False)
     if purge_audio:
         show(_purge(result.folder, yes=yes), as_json=False)
+
+
+def _vocabulary(path: Path | None) -> tuple[str, ...]:
+    from .asr import read_vocabulary
+
+    return read_vocabulary(path) if path is not None else ()
 
 
 _SLURM_OPTIONS = {

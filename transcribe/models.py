@@ -523,6 +523,20 @@ def size_text(size: int) -> str:
     return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
 
 
+# Which Whisper a study should use (docs/asr.md has the measurements and their sources). Hours are
+# transcription time per hour of audio: the embedded base measured on this project's 2-core
+# Xeon; the others from faster-whisper's published benchmark (small, int8, 8 Xeon threads; large,
+# float16, one V100S) and scaled by model size where nothing is published (marked ~).
+ADVICE = (
+    "Which speech model for a study (time per hour of audio; docs/asr.md):",
+    "  laptop, CPU only:     nb-whisper-small   ~10 min on 8 cores (~40 min on 2); WER far below base",
+    "  workstation, 8+ cores: nb-whisper-medium ~30 min on 8 cores",
+    "  GPU (8 GB or more):   nb-whisper-large   ~4-5 min (float16); best Norwegian (6.6 % WER on FLEURS Bokmål)",
+    "  embedded base:        works out of the box, ~6-12 min on 2 cores, but gets 35-80 % of Norwegian words wrong:",
+    "                        for trying the tool, not for a study. Fetch one: transcribe models fetch nb-whisper-small",
+)
+
+
 @dataclass(frozen=True)
 class Listing:
     """``transcribe models list``: the embedded defaults and the folders in the models directory."""
@@ -547,7 +561,7 @@ class Listing:
             lines.append("  no model folders. Fetch some on a networked machine: transcribe models fetch")
         else:
             lines.append("\nUse one by name: transcribe run … --asr-model NAME (or --diarization-model NAME).")
-        return lines
+        return lines + ["", *ADVICE]
 
 
 def listing(directory: str | os.PathLike | None = None) -> Listing:

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import audio as audio_stage
 from .align import align
 from .asr import DEFAULTS as ASR_DEFAULTS
-from .asr import Transcriber, normalise_language
+from .asr import Transcriber, guard, model_hint, normalise_language
 from .device import auto_fallback, check_settings, cuda_errors, parse_batch_size, resolve_device
 from .diarize import Diarizer
 from .errors import InputError, SessionError
@@ -56,6 +56,7 @@ class RunOptions:
     map_file: Path | None = None  # the researcher's speaker map (TOML); None keeps the saved or proposed map
     merge: bool = False  # the map may give two clusters one label (one person split in two)
     names_file: Path | None = None  # names to pseudonymise in every export (TOML)
+    vocabulary: Sequence[str] = ()  # terms Whisper is told to expect (asr.read_vocabulary reads a file of them)
 
     def __post_init__(self) -> None:
         """Every option is checked here, once, before any work: the CLI, batch and Python callers alike."""
@@ -64,6 +65,7 @@ class RunOptions:
         object.__setattr__(self, "informants", tuple(self.informants))
         object.__setattr__(self, "language", normalise_language(self.language))
         object.__setattr__(self, "formats", tuple(parse_formats(self.formats)))
+        object.__setattr__(self, "vocabulary", tuple(term.strip() for term in self.vocabulary if term.strip()))
         check_moderator_label(self.moderator_label)
         check_settings(self.device, self.compute_type, self.batch_size)
         object.__setattr__(self, "batch_size", parse_batch_size(self.batch_size))
@@ -155,6 +157,7 @@ def transcription_request(options: RunOptions) -> dict:
         **ASR_DEFAULTS,
         "compute_type": options.compute_type,
         "batch_size": options.batch_size,
+        "vocabulary": list(options.vocabulary),
     }
 
 
@@ -243,7 +246,10 @@ def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunR
                 options.asr_model, device=device, compute_type=options.compute_type, batch_size=options.batch_size
             )
             found = transcriber(
-                recording.audio, options.language, progress=lambda done, total: progress("transcribe", done, total)
+                recording.audio,
+                options.language,
+                progress=lambda done, total: progress("transcribe", done, total),
+                vocabulary=options.vocabulary,
             )
             session.transcription = dataclasses.replace(found, settings={**found.settings, "request": asr_request})
             session.utterances = session.speaker_map = None
@@ -252,7 +258,11 @@ def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunR
             result.computed.append("transcribe")
         del recording  # audio lives only in memory, and only as long as needed
 
-    if not session.transcription.words:
+    if session.utterances is None:  # the guards read diarisation, so they are redone with each new alignment
+        session.transcription = dataclasses.replace(
+            session.transcription, words=guard(session.transcription.words, session.diarization.turns)
+        )
+    if not any(word.suspect is None for word in session.transcription.words):
         raise InputError(
             f"No speech was recognised in {', '.join(s.file for s in session.sources)} ({session.duration:.1f} s), "
             "so no transcript was written. Check that it is the right recording and that voices can be heard in it."
@@ -269,6 +279,8 @@ def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunR
     result.seconds["export"] = time.monotonic() - started
     result.computed.append("export")
     result.warnings.extend(_speaker_warnings(session))
+    if hint := model_hint(session.transcription.model, session.duration):
+        result.warnings.append(hint)
     result.session = session
     return result
 

@@ -56,6 +56,10 @@ class Word:
     end: float
     text: str
     probability: float | None  # Whisper's; None for a word a person wrote in the review editor
+    # Why the word is suspected of being invented (asr.guard: no speech under it, a repetition
+    # loop); None for a word heard in speech. Suspects stay in session.json and show on the review
+    # page; exports leave them out unless a person keeps them by editing the turn.
+    suspect: str | None = None
 
 
 @dataclass(frozen=True)

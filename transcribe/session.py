@@ -238,17 +238,28 @@ def _transcription_to_dict(transcription: Transcription) -> dict:
         "language": transcription.language,
         "model": transcription.model.to_dict(),
         "settings": transcription.settings,
-        "words": [[w.start, w.end, w.text, w.probability] for w in transcription.words],
+        "words": [_word_row(w) for w in transcription.words],
     }
 
 
 def _transcription_from_dict(data: dict) -> Transcription:
     return Transcription(
-        words=tuple(Word(float(s), float(e), str(t), float(p)) for s, e, t, p in data["words"]),
+        words=tuple(_word_from_row(row) for row in data["words"]),
         language=data["language"],
         model=ModelInfo(**data["model"]),
         settings=data["settings"],
     )
+
+
+def _word_row(word: Word) -> list:
+    """[start, end, text, probability], and the suspicion as a fifth item only when there is one."""
+    row = [word.start, word.end, word.text, word.probability]
+    return row + [word.suspect] if word.suspect else row
+
+
+def _word_from_row(row: list) -> Word:
+    start, end, text, probability, *suspect = row
+    return Word(float(start), float(end), str(text), float(probability), str(suspect[0]) if suspect else None)
 
 
 def _utterances_to_dict(utterances: list[Utterance], words: list[Word]) -> list[dict]:

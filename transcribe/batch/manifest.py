@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import models
-from ..asr import normalise_language
+from ..asr import normalise_language, read_vocabulary
 from ..device import COMPUTE_TYPES, DEVICES, parse_batch_size
 from ..errors import InputError, TranscribeError
 from ..export import parse_formats
@@ -34,6 +34,7 @@ SHARED_KEYS = (
     "min_speakers",
     "max_speakers",
     "names",
+    "vocabulary",
     "purge",
 )
 # A session's own only.
@@ -205,6 +206,9 @@ def load_manifest(path: str | Path) -> Manifest:
             names_file=check(where, "names", lambda v: _toml_file(v, base, load_names), value["names"])
             if "names" in value
             else None,
+            vocabulary=check(where, "vocabulary", lambda v: read_vocabulary(_path(v, base)), value["vocabulary"])
+            if "vocabulary" in value
+            else (),
         )
         purge = check(where, "purge", _flag, value.get("purge", False))
         pending.append(

@@ -42,12 +42,6 @@ from ..records import Label, Utterance, Word
 
 FORMAT = "transcribe.review/1"
 
-# A word whose Whisper probability is below this is marked doubtful on the review page. Whisper's
-# word probability is the mean probability of its tokens: below one half, the model thought some
-# other reading at least as likely as the one it wrote, so a listener should check it. A first,
-# uncalibrated choice (a separate issue calibrates it against corrected transcripts).
-DOUBTFUL_BELOW = 0.5
-
 
 @dataclass(frozen=True)
 class ReviewTurn:
@@ -172,15 +166,31 @@ def reviewed_utterances(session) -> list[tuple[Utterance, Label]]:
     utterances with the speaker map's labels.
     """
     review = review_of(session)
+    turns = [(turn, heard_words(turn)) for turn in review.turns]
     return [
-        (Utterance(turn.cluster, turn.start, turn.end, turn.words), label_of(turn, session.speaker_map))
-        for turn in review.turns
-        if turn.words
+        (Utterance(turn.cluster, *_times(turn, words), words), label_of(turn, session.speaker_map))
+        for turn, words in turns
+        if words
     ]
 
 
-def doubtful(word: Word) -> bool:
-    return word.probability is not None and word.probability < DOUBTFUL_BELOW
+def heard_words(turn: ReviewTurn) -> tuple[Word, ...]:
+    """The turn's words as exported: in a turn nobody edited, without the words asr.guard suspects of
+    being invented (they stay in session.json and on the review page); an edited turn's words are the
+    person's and all count."""
+    return tuple(word for word in turn.words if word.suspect is None) if turn.span is not None else turn.words
+
+
+def _times(turn: ReviewTurn, words: tuple[Word, ...]) -> tuple[float, float]:
+    if len(words) == len(turn.words):
+        return turn.start, turn.end
+    return words[0].start, words[-1].end
+
+
+def doubtful(word: Word, below: float) -> bool:
+    """Marked for a listener: suspected of being invented, or less probable than ``below``
+    (asr.doubt_threshold of the session's model)."""
+    return word.suspect is not None or (word.probability is not None and word.probability < below)
 
 
 # -- labels ------------------------------------------------------------------------------------
@@ -227,7 +237,7 @@ def update(
     """Edit a turn's text, its label (None: back to the speaker map's ``mapped`` label) or its reviewed flag."""
     index, turn = review.turn(turn_id)
     actions, new = [], turn
-    if text is not KEEP and text.split() != [word.text for word in turn.words]:
+    if text is not KEEP and text.split() != [word.text for word in heard_words(turn)]:
         actions.append("text")
         new = _with_words(new, retime(turn.words, text, turn.start, turn.end), None)
     if label is not KEEP:
@@ -331,8 +341,8 @@ def retime(old: Sequence[Word], text: str, start: float, end: float) -> tuple[Wo
     out: list[Word] = []
     matcher = SequenceMatcher(None, [word.text for word in old], tokens, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            out.extend(old[i1:i2])
+        if tag == "equal":  # kept by the person, so no longer suspected of being invented
+            out.extend(replace(word, suspect=None) for word in old[i1:i2])
         elif tag == "replace" and i2 - i1 == j2 - j1:
             out.extend(Word(word.start, word.end, token, None) for word, token in zip(old[i1:i2], tokens[j1:j2]))
         elif tag in ("replace", "insert"):

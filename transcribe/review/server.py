@@ -42,6 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from .. import audio as audio_stage
+from ..asr import doubt_threshold
 from ..errors import InputError, SessionError, TranscribeError
 from ..export import build_document
 from ..session import FILENAME, Session, locked
@@ -261,9 +262,11 @@ def turn_views(session: Session, review: edits.Review) -> tuple[list[dict], dict
     views, layout, spoken = [], {}, 0
     for turn in review.turns:
         lines = []
-        if turn.words:
-            lines = lines_of.get(spoken, [])
+        if edits.heard_words(turn):
+            lines = _with_suspects(turn, lines_of.get(spoken, []))
             spoken += 1
+        elif turn.words:  # only words suspected of being invented: shown, numbered nowhere
+            lines = [{"number": None, "label": "", "words": len(turn.words)}]
         views.append(
             {
                 "id": turn.id,
@@ -272,17 +275,33 @@ def turn_views(session: Session, review: edits.Review) -> tuple[list[dict], dict
                 "overridden": turn.label is not None,
                 "start": turn.start,
                 "end": turn.end,
-                "text": turn.text,
+                "text": " ".join(word.text for word in edits.heard_words(turn)),  # what the exports have
                 "reviewed": turn.reviewed,
                 "edited": turn.edited,
                 "lines": lines,
                 "words": [
-                    {"start": w.start, "end": w.end, "text": w.text, "probability": w.probability} for w in turn.words
+                    {"start": w.start, "end": w.end, "text": w.text, "probability": w.probability, "suspect": w.suspect}
+                    for w in turn.words
                 ],
             }
         )
         layout[turn.id] = [lines[0]["number"], lines[0]["label"]] if lines else [None, ""]
     return views, layout
+
+
+def _with_suspects(turn: edits.ReviewTurn, lines: list[dict]) -> list[dict]:
+    """The export's lines count only the words it keeps; the page also shows the suspected ones (on
+    the line of the next kept word, or the last line), so each line's count is made to include them."""
+    if not lines:
+        return lines
+    counts, line, kept = [0] * len(lines), 0, 0
+    for word in turn.words:
+        counts[line] += 1
+        if word.suspect is None or turn.span is None:
+            kept += 1
+            if kept == lines[line]["words"] and line + 1 < len(lines):
+                line, kept = line + 1, 0
+    return [{**row, "words": count} for row, count in zip(lines, counts)]
 
 
 def full_view(session: Session, playback: Playback) -> dict:
@@ -298,7 +317,7 @@ def full_view(session: Session, playback: Playback) -> dict:
             "sources": [{"file": s.file, "offset": s.offset} for s in session.sources],
         },
         "labels": edits.labels_allowed(session, review),
-        "doubtful_below": edits.DOUBTFUL_BELOW,
+        "doubtful_below": doubt_threshold(session.transcription.model),
         "history": len(review.history),
         "review": review.summary(),
         "audio": playback.to_dict(),

@@ -66,7 +66,7 @@ function turnHtml(turn) {
   for (const line of turn.lines) {
     const words = turn.words.slice(index, index + line.words).map((word, k) => wordHtml(word, index + k)).join(" ");
     index += line.words;
-    lines += `<div class="line"><span class="num" data-word="${index - line.words}">${line.number}</span>` +
+    lines += `<div class="line"><span class="num" data-word="${index - line.words}">${line.number ?? ""}</span>` +
       `<span class="lab">${escapeHtml(line.label)}</span><span class="text">${words}</span></div>`;
   }
   if (!turn.words.length) lines = `<div class="line"><span class="num"></span><span class="lab"></span><span class="text">(turn deleted: Edit to give it text again, or Undo)</span></div>`;
@@ -78,10 +78,14 @@ function turnHtml(turn) {
     `<div class="lines">${lines}</div></section>`;
 }
 
+function isDoubtful(word) {
+  return Boolean(word.suspect) || (word.probability !== null && word.probability < state.doubt);
+}
+
 function wordHtml(word, index) {
-  const doubtful = word.probability !== null && word.probability < state.doubt;
-  const classes = ["w", doubtful ? "doubtful" : "", word.probability === null ? "written" : ""].join(" ").trim();
-  const title = word.probability === null ? "written by a person" : `probability ${word.probability.toFixed(2)}`;
+  const classes = ["w", isDoubtful(word) ? "doubtful" : "", word.suspect ? "suspect" : "", word.probability === null ? "written" : ""].join(" ").trim();
+  let title = word.probability === null ? "written by a person" : `probability ${word.probability.toFixed(2)}`;
+  if (word.suspect) title = `left out of the exports: suspected invented (${word.suspect}); Edit the turn and type it to keep it`;
   return `<span class="${classes}" data-i="${index}" title="${title}">${escapeHtml(word.text)}</span>`;
 }
 
@@ -211,7 +215,7 @@ function moveTurn(step) {
 
 function nextDoubtful() {
   const position = state.stretch && !player.paused ? now() : (currentTurn()?.words[state.word ?? -1]?.end ?? -1);
-  const found = state.flat.find((item) => item.start > position + 1e-6 && item.word.probability !== null && item.word.probability < state.doubt);
+  const found = state.flat.find((item) => item.start > position + 1e-6 && isDoubtful(item.word));
   if (!found) { say("No doubtful word after this one."); return; }
   select(found.turn, found.index);
   playFrom(found.start);
