@@ -21,7 +21,8 @@ transcribe.align, real models, nothing downloaded) over every recording found, a
 * moderator right: the cluster the tool proposes as the moderator (transcribe.speakers.propose_map
   on the aligned utterances) is the found cluster that covers most of the true moderator's speech
   (the sidecar .json's "moderator"). Also scored with every '?' taken out of the words
-  ("no '?'"), since ASR may write none; the margin is the best score minus the second best.
+  ("no '?'"), since ASR may write none; the margin is the best score minus the second best. With
+  ``--no-asr`` it is scored on the diarisation's turns alone (structure, no text).
 * WER: word error rate of the ASR words against a reference text, where one exists (lower-cased,
   punctuation removed). It does not depend on the diarisation settings.
 * speed: CPU seconds (all threads of this process) per minute of audio for diarisation; ASR is
@@ -441,7 +442,16 @@ def score_file(rec: Recording, found, words, duration: float) -> dict:
         if rec.uem:
             said = [w for w in said if any(s.start <= (w[0] + w[1]) / 2 < s.end for s in rec.uem)]
         row.update({k: v for k, v in word_attribution(said, rec.turns()).items() if k != "mapping"})
+    elif rec.moderator:  # no words: the moderator from the turn-taking alone (no questions)
+        row.update(moderator_right(rec, found, turn_utterances(found)))
     return row
+
+
+def turn_utterances(found) -> list:
+    """The exclusive turns as utterances of one wordless word each: the structure without the text."""
+    from transcribe.records import Utterance, Word
+
+    return [Utterance(t.speaker, t.start, t.end, (Word(t.start, t.end, "", 1.0),)) for t in found.exclusive]
 
 
 def summarise(rows: list[dict]) -> dict:

@@ -11,6 +11,8 @@ from transcribe.errors import InputError
 from transcribe.records import Utterance, Word
 from transcribe.session import Session
 from transcribe.speakers import (
+    QUESTIONS_FULL,
+    WEIGHTS,
     evidence,
     is_question,
     load_map,
@@ -176,6 +178,21 @@ def test_a_brief_moderator_beside_a_dominant_informant_without_any_question_is_f
     assert best.speaker == "M" and best.parts["opens"] == 1.0 and best.parts["hands_on"] == 1.0
     assert best.parts["questions"] == 0.0 and best.score - second.score > 0.3
     assert moderator_doubt(utterances, "gruppe1") is None
+
+
+def test_a_few_stray_question_marks_on_an_informant_do_not_outvote_the_structure():
+    # ASR of noisy speech writes the odd '?' anywhere: two of them, both on the dominant informant.
+    script = [
+        (who, start, end, text + "?" if who == "D" and i in (1, 3) else text)
+        for i, (who, start, end, text) in enumerate(BRIEF_MODERATOR)
+    ]
+    utterances = from_script(script)
+    assert sum(is_question(u.text) for u in utterances) == 2
+    assert propose_map(utterances, [1, 2, 3, 4])["M"] == "M"
+    asked = {score.speaker: score for score in moderator_scores(utterances)}["D"]
+    plain = {score.speaker: score for score in moderator_scores(from_script(BRIEF_MODERATOR))}["D"]
+    assert asked.parts["questions"] == 1.0  # all the questions there are, but only two of them:
+    assert asked.score - plain.score == pytest.approx(WEIGHTS["questions"] * 2 / QUESTIONS_FULL)
 
 
 def test_norwegian_question_words_count_as_questions_without_a_question_mark():
