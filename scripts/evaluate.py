@@ -18,6 +18,11 @@ transcribe.align, real models, nothing downloaded) over every recording found, a
   from the mapping counts as wrong). A word's true speaker is the reference speaker at the
   word's midpoint. Words whose midpoint is in overlapped speech (two or more true speakers) or
   in no reference speech at all are EXCLUDED from the share and reported as counts.
+* moderator right: the cluster the tool proposes as the moderator (transcribe.speakers.propose_map
+  on the aligned utterances) is the found cluster that covers most of the true moderator's speech
+  (the sidecar .json's "moderator"). Also scored with every '?' taken out of the words
+  ("no '?'"), since ASR may write none; the margin is the best score minus the second best. With
+  ``--no-asr`` it is scored on the diarisation's turns alone (structure, no text).
 * WER: word error rate of the ASR words against a reference text, where one exists (lower-cased,
   punctuation removed). It does not depend on the diarisation settings.
 * speed: CPU seconds (all threads of this process) per minute of audio for diarisation; ASR is
@@ -153,6 +158,8 @@ class Recording:
     uem: object = None  # pyannote.core.Timeline or None (whole file)
     text: str | None = None
     language: str = "en"
+    moderator: str | None = None  # the true moderator's RTTM label, from the sidecar
+    condition: str | None = None  # what the focus group varies (make_fixtures.py --conditions), from the sidecar
     audio: object = None  # samples, loaded once
 
     @property
@@ -191,7 +198,19 @@ def folder_recordings(folder: Path) -> list[Recording]:
         elif audio.with_suffix(".stm").is_file():
             text = stm_text(audio.with_suffix(".stm"))
         sidecar = json.loads(audio.with_suffix(".json").read_text()) if audio.with_suffix(".json").is_file() else {}
-        found.append(Recording(folder.name, uri, audio, references[uri], uem, text, sidecar.get("language", "no")))
+        found.append(
+            Recording(
+                folder.name,
+                uri,
+                audio,
+                references[uri],
+                uem,
+                text,
+                sidecar.get("language", "no"),
+                sidecar.get("moderator"),
+                (sidecar.get("condition") or {}).get("name"),
+            )
+        )
     return found
 
 
@@ -360,6 +379,42 @@ def grid(args) -> list[tuple[dict, list[dict]]]:
     return groups
 
 
+def overlap_seconds(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    """Seconds where a stretch of ``a`` and a stretch of ``b`` overlap (each list without self-overlap)."""
+    return sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b)
+
+
+def moderator_right(rec: Recording, found, utterances) -> dict:
+    """Whether the proposed moderator cluster is the found cluster covering most of the true moderator's speech."""
+    from transcribe.records import Utterance, Word
+    from transcribe.speakers import moderator_scores
+
+    truth = [(s.start, s.end) for s in rec.reference.label_timeline(rec.moderator).support()]
+    cover = {
+        speaker: overlap_seconds(truth, [(t.start, t.end) for t in found.turns if t.speaker == speaker])
+        for speaker in found.speakers
+    }
+    covering = max(cover, key=cover.get) if cover else None
+    row = {}
+    unasked = [
+        Utterance(
+            u.speaker,
+            u.start,
+            u.end,
+            tuple(Word(w.start, w.end, w.text.replace("?", "."), w.probability) for w in u.words),
+        )
+        for u in utterances
+    ]
+    for key, said in (("moderator", utterances), ("moderator_no_q", unasked)):
+        scores = moderator_scores(said)
+        row[key + "_right"] = bool(scores) and scores[0].speaker == covering
+        row[key + "_margin"] = scores[0].score - scores[1].score if len(scores) > 1 else None
+        row[key + "_parts"] = {score.speaker: score.parts for score in scores}  # to weigh the parts anew
+    row["moderator_truth"] = covering
+    row["question_marks"] = sum(w.text.count("?") for u in utterances for w in u.words)
+    return row
+
+
 def score_file(rec: Recording, found, words, duration: float) -> dict:
     from pyannote.core import Annotation, Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
@@ -370,7 +425,7 @@ def score_file(rec: Recording, found, words, duration: float) -> dict:
     for turn in found.turns:
         hypothesis[Segment(turn.start, turn.end), len(hypothesis)] = turn.speaker
     uem = rec.uem or Timeline([Segment(0, duration)])
-    row = {"set": rec.set, "uri": rec.uri, "minutes": duration / 60}
+    row = {"set": rec.set, "uri": rec.uri, "condition": rec.condition or rec.set, "minutes": duration / 60}
     for name, collar in (("der", COLLAR), ("der_strict", 0.0)):
         metric = DiarizationErrorRate(collar=collar)
         components = metric(rec.reference, hypothesis, uem=uem, detailed=True)
@@ -380,11 +435,23 @@ def score_file(rec: Recording, found, words, duration: float) -> dict:
     row["speakers"], row["true_speakers"] = len(found.speakers), len(true)
     row["speaker_error"] = speaker_count_error(len(found.speakers), len(true))
     if words is not None:
-        said = [(w.start, w.end, u.speaker) for u in align(words, found.exclusive) for w in u.words]
+        utterances = align(words, found.exclusive)
+        said = [(w.start, w.end, u.speaker) for u in utterances for w in u.words]
+        if rec.moderator:
+            row.update(moderator_right(rec, found, utterances))
         if rec.uem:
             said = [w for w in said if any(s.start <= (w[0] + w[1]) / 2 < s.end for s in rec.uem)]
         row.update({k: v for k, v in word_attribution(said, rec.turns()).items() if k != "mapping"})
+    elif rec.moderator:  # no words: the moderator from the turn-taking alone (no questions)
+        row.update(moderator_right(rec, found, turn_utterances(found)))
     return row
+
+
+def turn_utterances(found) -> list:
+    """The exclusive turns as utterances of one wordless word each: the structure without the text."""
+    from transcribe.records import Utterance, Word
+
+    return [Utterance(t.speaker, t.start, t.end, (Word(t.start, t.end, "", 1.0),)) for t in found.exclusive]
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -411,6 +478,61 @@ def summarise(rows: list[dict]) -> dict:
 
 def percent(value) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
+
+
+CONDITION_HEADER = [
+    "set",
+    "condition",
+    "files",
+    "min",
+    "DER mean",
+    "DER worst",
+    "strict DER mean",
+    "strict worst",
+    "missed / false alarm / confusion",
+    "count right",
+    "attribution",
+    "moderator right",
+    "moderator right, no '?'",
+]
+
+
+def condition_rows(rows: list[dict]) -> list[list[str]]:
+    """One row per (set, condition), then one per set ("all"): DER as the mean over files and the
+    worst file, its parts as shares of reference speech, counts and shares right."""
+
+    def cells(set_name: str, condition: str, group: list[dict]) -> list[str]:
+        speech = sum(r["der_parts"]["total"] for r in group)
+        parts = " / ".join(
+            percent(sum(r["der_parts"][k] for r in group) / speech if speech else None)
+            for k in ("missed detection", "false alarm", "confusion")
+        )
+        scored = sum(r.get("scored", 0) for r in group)
+        judged = [r for r in group if "moderator_right" in r]
+        return [
+            set_name,
+            condition,
+            str(len(group)),
+            f"{sum(r['minutes'] for r in group):.1f}",
+            percent(sum(r["der"] for r in group) / len(group)),
+            percent(max(r["der"] for r in group)),
+            percent(sum(r["der_strict"] for r in group) / len(group)),
+            percent(max(r["der_strict"] for r in group)),
+            parts,
+            f"{sum(r['speaker_error'] == 0 for r in group)}/{len(group)}",
+            percent(sum(r.get("right", 0) for r in group) / scored if scored else None),
+            f"{sum(r['moderator_right'] for r in judged)}/{len(judged)}" if judged else "–",
+            f"{sum(r['moderator_no_q_right'] for r in judged)}/{len(judged)}" if judged else "–",
+        ]
+
+    table = []
+    for set_name in dict.fromkeys(r["set"] for r in rows):
+        in_set = [r for r in rows if r["set"] == set_name]
+        for condition in dict.fromkeys(r["condition"] for r in in_set):
+            table.append(cells(set_name, condition, [r for r in in_set if r["condition"] == condition]))
+        if len({r["condition"] for r in in_set}) > 1:
+            table.append(cells(set_name, "all", in_set))
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -454,6 +576,12 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, help="torch CPU threads (default: torch's choice; use 1 on a shared machine)"
     )
     parser.add_argument("--per-file", action="store_true", help="also print a row per recording")
+    parser.add_argument(
+        "--conditions",
+        action="store_true",
+        help="also print the conditions table: per set and condition (make_fixtures.py --conditions), DER mean "
+        "and worst, its parts, count right, attribution, moderator right",
+    )
     args = parser.parse_args(argv)
 
     recordings = [rec for folder in args.dirs for rec in folder_recordings(folder)]
@@ -574,6 +702,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['speakers']} of {r['true_speakers']} | {abs(r['speaker_error'])} | {percent(r.get('attribution'))} | "
                     f"{percent(r.get('wer'))} | |"
                 )
+    if args.conditions:
+        for result in results:
+            changed = {k: v for k, v in result["changed"].items() if v != DEFAULTS[k]}
+            print(f"\nConditions ({', '.join(f'{k}={v}' for k, v in changed.items()) or 'defaults'}):")
+            print("| " + " | ".join(CONDITION_HEADER) + " |")
+            print("|" + "---|" * len(CONDITION_HEADER))
+            for cells in condition_rows(result["files"]):
+                print("| " + " | ".join(cells) + " |")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"\nDefaults: {json.dumps(DEFAULTS)}. Attribution excludes words in overlapped speech or outside "

@@ -22,6 +22,9 @@ and espeak-ng (Norwegian voices). Output is deterministic for a given seed and t
     python scripts/make_fixtures.py --out /tmp/eval --kind voices --minutes 5 --seed 3
     python scripts/make_fixtures.py --check tests/fixtures
     python scripts/make_fixtures.py --out eval/focus --devset 6 --seed 1   # evaluation set
+    python scripts/make_fixtures.py --out eval/dev --conditions dev         # conditions (Condition)
+    python scripts/make_fixtures.py --out eval/heldout --conditions heldout
+    python scripts/make_fixtures.py --out eval/long --conditions long       # one 45-min session
 
 ``--devset N`` makes the focus-group development set for ``scripts/evaluate.py``: N mixtures of
 real voices (LibriSpeech), 3-6 minutes and 6-8 speakers each, written as AAC mono .m4a at
@@ -39,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -797,6 +801,55 @@ DEVSET_MINUTES = (3.0, 3.5, 4.0, 4.5, 5.0, 6.0)  # one mixture each, in order; m
 DEVSET_SPEAKERS = (7, 6, 8, 7, 8, 6)  # moderator included
 
 
+@dataclass(frozen=True)
+class Condition:
+    """What a focus group varies, for ``--conditions``. The defaults are the original ``--devset``
+    mixture (same random draws, same files), so the old development set can still be rebuilt."""
+
+    name: str = "devset"
+    minutes: tuple[float, float] = (3.0, 6.0)
+    speakers: tuple[int, int] = (6, 8)  # moderator included
+    same_gender: bool = False  # all voices of one gender (harder to tell apart)
+    between: tuple[int, int] = (1, 3)  # informant turns between two of the moderator's
+    moderator_s: tuple[float, float] | None = None  # length of a moderator turn; None: the devset's short ones
+    dominant: float = 0.45  # the dominant informant's share of informant turns
+    overlap: float = 0.18  # chance that a turn starts before the last one has ended
+    overlap_s: tuple[float, float] = (0.3, 1.0)  # how much before (at most 0.4 of the last turn)
+    far_db: float = 0.0  # half of the informants sit this much further from the phone (quieter, more reverb)
+    bursts_per_min: float = 0.0  # laughter / cross-talk: 2-4 people at once for a moment
+    structure: bool = False  # the moderator welcomes, opens question segments after a pause, and closes
+
+
+# Development and held-out focus groups (python scripts/make_fixtures.py --conditions dev|heldout|long).
+# The moderator's behaviour is what the issue measured on real groups: brief, every 6-10 turns, next
+# to a dominant informant; or at length. Sessions open with a welcome, segments with a pause and a
+# question, and end with thanks, each by the moderator most (not all) of the time.
+CONDITIONS = {
+    c.name: c
+    for c in (
+        Condition("baseline", (4.0, 5.0), (7, 8), structure=True),
+        Condition("same_gender", (4.0, 5.0), (7, 8), same_gender=True, structure=True),
+        Condition(
+            "brief_moderator", (4.0, 5.0), (7, 8), between=(6, 10), moderator_s=(1.0, 2.5), dominant=0.5, structure=True
+        ),
+        Condition("talkative_moderator", (4.0, 5.0), (7, 8), between=(1, 3), moderator_s=(6.0, 14.0), structure=True),
+        Condition("far_overlap", (4.0, 5.0), (7, 8), overlap=0.35, overlap_s=(0.5, 2.0), far_db=8.0, structure=True),
+        Condition("crosstalk", (4.0, 5.0), (7, 8), between=(2, 6), bursts_per_min=1.5, structure=True),
+    )
+}
+LONG = Condition(
+    "long",
+    (45.0, 45.0),
+    (7, 7),
+    between=(2, 8),
+    moderator_s=(1.0, 4.0),
+    overlap=0.25,
+    bursts_per_min=0.5,
+    structure=True,
+)
+CONDITION_SEEDS = {"dev": (1, 2), "heldout": (101, 102), "long": (201,)}
+
+
 def speech_regions(
     y: np.ndarray, min_gap: float = 0.25, min_len: float = 0.1, pad: float = 0.05
 ) -> list[tuple[float, float]]:
@@ -844,16 +897,22 @@ def knock(rng: np.random.Generator) -> np.ndarray:
     return (y * 10 ** (float(rng.uniform(-32, -24)) / 20) / (np.sqrt(np.mean(y**2)) + 1e-12)).astype(np.float32)
 
 
-def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_speakers: int, name: str) -> dict:
+def make_focus_mixture(
+    out: Path, speech: Path, seed: int, minutes: float, n_speakers: int, name: str, condition: Condition = Condition()
+) -> dict:
     """One focus-group-like mixture: a moderator with short questions and follow-ups, a
     dominant informant, a quiet one (2-3 short turns, further from the phone), others in
     between; turns of one or two utterance pieces, short back-channels (also over the current
     speaker), overlaps at some turn changes, modest room reverb, room noise and a few knocks
-    on the table; AAC .m4a at DEVSET_BITRATE. Ground truth: speech regions (see above)."""
+    on the table; AAC .m4a at DEVSET_BITRATE. Ground truth: speech regions (see above).
+    ``condition`` changes who speaks how often and how long, overlaps, distance and cross-talk."""
     need_tools("ffmpeg", "ffprobe", "sox")
     lib = speech / "spk" / "librispeech"
     bank = read_speakers(speech)
     rng = np.random.default_rng([seed, 7])
+    if condition.same_gender:  # one gender, alternating with the seed
+        gender = "FM"[seed % 2]
+        bank = [s for s in bank if s["gender"] == gender]
     rich = [s for s in bank if len(s["files"]) >= 3]
     for _ in range(1000):
         pick = rng.permutation(len(rich))[:2]
@@ -861,7 +920,7 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
         rest = [s for s in bank if s is not mod and s is not dom]
         others = [rest[i] for i in rng.choice(len(rest), n_speakers - 2, replace=False)]
         g = [s["gender"] for s in [mod, dom] + others]
-        if min(g.count("F"), g.count("M")) >= max(1, n_speakers // 3):
+        if condition.same_gender or min(g.count("F"), g.count("M")) >= max(1, n_speakers // 3):
             break
     informants = [dom] + others  # 0 dominant, last quiet
     n_inf, quiet = len(informants), len(informants) - 1
@@ -870,11 +929,16 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
     gain_db = {k: float(rng.uniform(-5.0, 1.0)) for k in spk_of}
     gain_db["M"] = float(rng.uniform(-1.0, 1.0))
     gain_db[quiet] = float(rng.uniform(-8.0, -4.0))
+    far = set()
+    if condition.far_db:  # half of the informants further away: quieter, and their speech more reverberant
+        far = {int(k) for k in rng.choice(n_inf, n_inf // 2, replace=False)}
+        for k in far:
+            gain_db[k] -= condition.far_db
     cache: dict = {}
     banks = {k: Bank(lib, s, rng, cache) for k, s in spk_of.items()}
     # informant shares: dominant about a third, quiet 2-3 turns, the rest uneven
     share = 0.5 / (n_inf - 2) + 0.5 * rng.dirichlet(np.full(n_inf - 2, 1.5))  # none near zero
-    weights = np.concatenate([[0.45], share * 0.55, [0.0]])  # 0: dominant, last: quiet
+    weights = np.concatenate([[condition.dominant], share * (1 - condition.dominant), [0.0]])  # 0: dominant
     target = 60.0 * minutes
     n_quiet = int(rng.integers(2, 4))
     quiet_at = sorted(rng.uniform(0.15, 0.9, n_quiet) * target)
@@ -909,27 +973,50 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
         return pos
 
     def gap_or_overlap(prev_len):
-        if turns and rng.random() < 0.18:  # start before the other has finished
-            return t - min(float(rng.uniform(0.3, 1.0)), 0.4 * prev_len)
+        if turns and rng.random() < condition.overlap:  # start before the other has finished
+            return t - min(float(rng.uniform(*condition.overlap_s)), 0.4 * prev_len)
         return t + float(rng.uniform(0.15, 1.0))
 
-    while t < target:
-        # the moderator: a question, or a short follow-up
-        q = rng.random() < 0.7
-        prev_len = turns[-1]["end"] - turns[-1]["start"] if turns else 0.0
-        start = gap_or_overlap(prev_len) if turns else t
-        t = max(
-            t,
-            place(
+    def moderator_turn(starting):
+        """The moderator's turn from ``starting()``; the devset draws in its original order."""
+        if condition.moderator_s is None:  # the devset: a question, or a short follow-up
+            q = rng.random() < 0.7
+            start = starting()
+            return place(
                 "M",
                 [float(rng.uniform(2.0, 4.0)) if q else float(rng.uniform(1.2, 2.0))],
                 1.0 if not q else 1.5,
                 4.5,
                 start,
-            ),
-        )
-        prev_who = "M"
-        for _ in range(int(rng.integers(1, 4))):
+            )
+        lo, hi = condition.moderator_s
+        want = float(rng.uniform(lo, hi))
+        n_parts = 2 if want > 8.0 else 1  # a long turn is two pieces with a pause
+        return place("M", [want / n_parts] * n_parts, min(1.0, lo), max(4.5, hi / n_parts + 1.0), starting())
+
+    segment_at, welcomed = target + 1.0, False
+    if condition.structure:
+        if rng.random() < 0.9:  # the welcome
+            t = place("M", [float(rng.uniform(4.0, 7.0)), float(rng.uniform(3.0, 6.0))], 2.0, 8.0, t)
+            welcomed = True
+        else:  # someone else says something first
+            t = place(int(rng.integers(1, n_inf)), [float(rng.uniform(1.5, 3.0))], 1.2, 4.0, t)
+        segment_at = t + float(rng.uniform(50.0, 120.0))
+
+    while t < target:
+        prev_len = turns[-1]["end"] - turns[-1]["start"] if turns else 0.0
+        if t >= segment_at:  # a new question: a pause, then (most often) the moderator asks
+            segment_at = t + float(rng.uniform(50.0, 120.0))
+            t += float(rng.uniform(2.0, 4.0))
+            if rng.random() < 0.85:
+                t = max(t, moderator_turn(lambda now=t: now))
+                prev_who = "M"
+        elif welcomed:  # the welcome was the moderator's turn
+            welcomed = False
+        else:
+            t = max(t, moderator_turn(lambda last=prev_len, now=t: gap_or_overlap(last) if turns else now))
+            prev_who = "M"
+        for _ in range(int(rng.integers(condition.between[0], condition.between[1] + 1))):
             if quiet_at and t >= quiet_at[0]:
                 quiet_at.pop(0)
                 who = quiet
@@ -973,13 +1060,39 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
                     }
                 )
             prev_who = who
+    if condition.structure and rng.random() < 0.85:  # the moderator thanks everyone
+        t = moderator_turn(lambda: t + float(rng.uniform(0.3, 1.0)))
+    for _ in range(int(round(condition.bursts_per_min * t / 60.0))):  # laughter, cross-talk
+        at = float(rng.uniform(5.0, t - 5.0))
+        for bwho in rng.choice(["M", *range(n_inf)], int(rng.integers(2, 5)), replace=False):
+            bwho = bwho if bwho == "M" else int(bwho)
+            pc = backchannel(cache, spk_of[bwho], rng)
+            bstart = round(at + float(rng.uniform(0.0, 0.6)), 3)
+            pieces.append((bstart, pc["y"], bwho))
+            turns.append(
+                {
+                    "who": bwho,
+                    "start": bstart,
+                    "end": round(bstart + len(pc["y"]) / WORK_SR, 3),
+                    "source": pc["file"],
+                    "source_start": pc["src_start"],
+                    "source_end": pc["src_end"],
+                    "reused": True,
+                    "kind": "crosstalk",
+                }
+            )
     turns.sort(key=lambda r: (r["start"], r["end"]))
     total = max(r["end"] for r in turns) + float(rng.uniform(0.6, 1.0))
     x = np.zeros(int(round(total * WORK_SR)) + 1, dtype=np.float32)
     regions: dict = {}
+    if far:  # a 0.25 s decaying noise tail: late reflections
+        tail = np.arange(int(0.25 * WORK_SR))
+        far_tail = (rng.standard_normal(len(tail)) * np.exp(-tail / (0.06 * WORK_SR)) * 0.05).astype(np.float32)
     for start, y, who in pieces:
         level = -20.0 + gain_db[who] - (3.0 if len(y) < WORK_SR else 0.0)
         a = int(round(start * WORK_SR))
+        if who in far:  # more of the room than of the voice
+            y = y + 0.5 * np.convolve(y, far_tail, "full")[: len(y)]
         x[a : a + len(y)] += y * 10 ** ((level - rms_db(y)) / 20)
         regions.setdefault(who, []).extend((start + s, start + e) for s, e in speech_regions(y))
     for _ in range(int(rng.integers(2, 6))):  # knocks: not speech, not in the RTTM
@@ -1039,8 +1152,10 @@ def make_focus_mixture(out: Path, speech: Path, seed: int, minutes: float, n_spe
         "AAC mono like an iPhone voice memo. RTTM = speech regions. Turns are cut "
         "from different utterances, so the words do not form a conversation.",
         "seed": seed,
+        "condition": {"name": condition.name, **{k: v for k, v in vars(condition).items() if k != "name"}},
         "moderator": labels["M"],
         "speakers": speakers,
+        "far_from_phone": sorted(labels[k] for k in far),
         "overlapped_speech_s": round(_overlap_seconds(speech_rows), 2),
         "reverb": {"reverberance": reverb[0], "room_scale": reverb[1], "wet_db": round(reverb[2], 1)},
         "noise_dbfs": round(noise_db, 1),
@@ -1071,6 +1186,23 @@ def make_devset(out: Path, speech: Path, seed: int, count: int) -> list[dict]:
         minutes = DEVSET_MINUTES[k % len(DEVSET_MINUTES)]
         n_spk = DEVSET_SPEAKERS[k % len(DEVSET_SPEAKERS)]
         docs.append(make_focus_mixture(out, speech, seed * 1000 + k, minutes, n_spk, f"focus{seed}_{k + 1}"))
+    return docs
+
+
+def make_conditions(out: Path, speech: Path, part: str) -> list[dict]:
+    """The focus groups of one part: "dev" and "heldout" (each condition of CONDITIONS once per
+    seed of CONDITION_SEEDS[part]) or "long" (LONG). Names: <condition>_s<seed>. Tune on "dev" only."""
+    conditions = [LONG] if part == "long" else list(CONDITIONS.values())
+    docs = []
+    for index, condition in enumerate(conditions):
+        for seed in CONDITION_SEEDS[part]:
+            size = np.random.default_rng([seed, index, 11])
+            minutes = round(float(size.uniform(*condition.minutes)), 2)
+            n_spk = int(size.integers(condition.speakers[0], condition.speakers[1] + 1))
+            mixture_seed = seed * 1000 + 100 + index
+            docs.append(
+                make_focus_mixture(out, speech, mixture_seed, minutes, n_spk, f"{condition.name}_s{seed}", condition)
+            )
     return docs
 
 
@@ -1213,6 +1345,12 @@ def main(argv: list[str] | None = None) -> int:
         "6-8 speakers, RTTM of speech regions, AAC 64 kbit/s) instead of "
         "fixtures; write them to eval/ (git-ignored), not into the repo",
     )
+    ap.add_argument(
+        "--conditions",
+        choices=sorted(CONDITION_SEEDS),
+        help="make the focus groups of one part (dev: tune on these; heldout: never tune on these; long: one "
+        "45-min session), every condition of CONDITIONS per seed; write them to eval/ (git-ignored)",
+    )
     ap.add_argument("--check", type=Path, metavar="DIR", help="verify the fixtures in DIR instead of making any")
     a = ap.parse_args(argv)
     if a.check:
@@ -1220,8 +1358,9 @@ def main(argv: list[str] | None = None) -> int:
     if not a.out:
         ap.error("--out is required")
     a.out.mkdir(parents=True, exist_ok=True)
-    if a.devset:
-        for doc in make_devset(a.out, a.speech, a.seed, a.devset):
+    if a.devset or a.conditions:
+        made = make_conditions(a.out, a.speech, a.conditions) if a.conditions else []
+        for doc in made or make_devset(a.out, a.speech, a.seed, a.devset):
             summarise(doc)
             print(
                 f"  speech {sum(e - s for _, s, e in doc['speech']):.1f} s, overlapped "

@@ -92,6 +92,51 @@ def test_a_folder_is_read_with_its_sidecars(tmp_path):
     assert np.isclose(rec.reference.get_timeline().duration(), 9.0)
 
 
+def test_the_moderator_is_right_when_the_proposed_cluster_covers_most_of_the_true_moderators_speech(tmp_path):
+    from transcribe.records import Diarization, Turn, Utterance, Word
+
+    (tmp_path / "g1.wav").write_bytes(b"")
+    rttm = [("M", 0, 3), ("A", 3.5, 10), ("M", 10.5, 12), ("B", 12.5, 20), ("M", 20.5, 22)]
+    (tmp_path / "g1.rttm").write_text(
+        "".join(f"SPEAKER g1 1 {s:.3f} {e - s:.3f} <NA> <NA> {who} <NA> <NA>\n" for who, s, e in rttm)
+    )
+    (tmp_path / "g1.json").write_text(json.dumps({"moderator": "M", "condition": {"name": "brief"}}))
+    (rec,) = evaluate.folder_recordings(tmp_path)
+    assert (rec.moderator, rec.condition) == ("M", "brief")
+    found = {"s0": "M", "s1": "A", "s2": "B"}
+    turns = tuple(Turn(s, e, next(k for k, v in found.items() if v == who)) for who, s, e in rttm)
+    diarization = Diarization(turns, turns, (), {})
+    utterances = [Utterance(t.speaker, t.start, t.end, (Word(t.start, t.end, "ja", 1.0),)) for t in turns]
+    row = evaluate.moderator_right(rec, diarization, utterances)
+    assert row["moderator_right"] and row["moderator_no_q_right"] and row["moderator_truth"] == "s0"
+    wrong = Diarization(tuple(Turn(t.start, t.end, "s1" if t.speaker == "s0" else "s0") for t in turns), (), (), {})
+    assert not evaluate.moderator_right(rec, wrong, utterances)["moderator_right"]
+
+
+def test_the_conditions_table_gives_mean_and_worst_per_condition():
+    def row(condition, der, right):
+        parts = {"missed detection": der * 5, "false alarm": 0.0, "confusion": der * 5, "total": 10.0}
+        return {
+            "set": "dev",
+            "condition": condition,
+            "minutes": 4.0,
+            "der": der,
+            "der_strict": 2 * der,
+            "der_parts": parts,
+            "speaker_error": 0 if right else 1,
+            "scored": 10,
+            "right": 9,
+            "moderator_right": right,
+            "moderator_no_q_right": right,
+        }
+
+    table = evaluate.condition_rows([row("a", 0.02, True), row("a", 0.06, False), row("b", 0.1, True)])
+    assert [cells[:2] for cells in table] == [["dev", "a"], ["dev", "b"], ["dev", "all"]]
+    assert table[0][4:8] == ["4.0 %", "6.0 %", "8.0 %", "12.0 %"]
+    assert table[0][8] == "2.0 % / 0.0 % / 2.0 %" and table[0][9:] == ["1/2", "90.0 %", "1/2", "1/2"]
+    assert table[2][5] == "10.0 %" and table[2][11] == "2/3"
+
+
 def test_the_grid_embeds_once_per_window_hop():
     from types import SimpleNamespace
 

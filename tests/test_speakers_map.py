@@ -9,7 +9,17 @@ from sessions import make_session, save_session
 from transcribe.errors import InputError
 from transcribe.records import Utterance, Word
 from transcribe.session import Session
-from transcribe.speakers import load_map, map_template, propose_map
+from transcribe.speakers import (
+    QUESTIONS_FULL,
+    WEIGHTS,
+    evidence,
+    is_question,
+    load_map,
+    map_template,
+    moderator_doubt,
+    moderator_scores,
+    propose_map,
+)
 
 
 def turn(speaker, start, seconds, text):
@@ -108,6 +118,120 @@ def test_fewer_clusters_than_informants_leaves_numbers_unused():
     utterances = conversation(("S0", 3, "Hva?"), ("S1", 5, "Svar."))
     assert propose_map(utterances, [1, 2, 3]) == {"S0": "M", "S1": 1}
     assert propose_map([], [1, 2]) == {}
+
+
+def session_script(*turns):
+    """(speaker, seconds, text) or a pause in seconds, one after another: make_session's script."""
+    script, start = [], 0.5
+    for item in turns:
+        if isinstance(item, (int, float)):
+            start += item
+            continue
+        speaker, seconds, text = item
+        script.append((speaker, start, start + seconds, text))
+        start += seconds + 0.5
+    return script
+
+
+def from_script(script):
+    return [turn(speaker, start, end - start, text) for speaker, start, end, text in script]
+
+
+# A brief moderator (M) beside a dominant informant (D) who has more turns and talk time, and no
+# '?' and no question word anywhere: the moderator opens, hands the turn on, opens the second
+# segment after a pause, and closes.
+BRIEF_MODERATOR = session_script(
+    ("M", 3, "velkommen alle sammen og takk for at dere kom"),
+    ("D", 20, "jeg har vært med lenge " * 8),
+    ("A", 6, "jeg er ny i gruppa"),
+    ("D", 15, "det jeg tenker er " * 6),
+    ("B", 5, "for meg er det trygt"),
+    ("D", 12, "ja og så videre " * 5),
+    ("M", 1.5, "og du da"),
+    ("C", 6, "jeg sier ikke så mye"),
+    ("D", 14, "men jeg vil si " * 6),
+    ("A", 5, "enig med deg"),
+    ("D", 10, "og en ting til " * 4),
+    3.0,
+    ("M", 2.5, "neste tema er familien"),
+    ("D", 18, "familien min vet alt " * 7),
+    ("B", 6, "min vet ingenting"),
+    ("D", 9, "sånn er det " * 4),
+    ("M", 1.5, "mm og du"),
+    ("A", 5, "jeg forteller litt"),
+    ("D", 12, "det gjør jeg også " * 5),
+    ("C", 4, "ikke jeg"),
+    ("D", 8, "nei vel " * 4),
+    ("M", 2, "takk for i dag"),
+)
+
+
+def test_a_brief_moderator_beside_a_dominant_informant_without_any_question_is_found():
+    utterances = from_script(BRIEF_MODERATOR)
+    assert not any(is_question(u.text) for u in utterances)
+    talk = {s: sum(u.end - u.start for u in utterances if u.speaker == s) for s in "MD"}
+    turns = {s: sum(u.speaker == s for u in utterances) for s in "MD"}
+    assert talk["D"] > 10 * talk["M"] and turns["D"] > turns["M"]  # share of turns alone picks D
+    assert propose_map(utterances, [1, 2, 3, 4]) == {"M": "M", "D": 1, "A": 2, "B": 3, "C": 4}
+    best, second = moderator_scores(utterances)[:2]
+    assert best.speaker == "M" and best.parts["opens"] == 1.0 and best.parts["hands_on"] == 1.0
+    assert best.parts["questions"] == 0.0 and best.score - second.score > 0.3
+    assert moderator_doubt(utterances, "gruppe1") is None
+
+
+def test_a_few_stray_question_marks_on_an_informant_do_not_outvote_the_structure():
+    # ASR of noisy speech writes the odd '?' anywhere: two of them, both on the dominant informant.
+    script = [
+        (who, start, end, text + "?" if who == "D" and i in (1, 3) else text)
+        for i, (who, start, end, text) in enumerate(BRIEF_MODERATOR)
+    ]
+    utterances = from_script(script)
+    assert sum(is_question(u.text) for u in utterances) == 2
+    assert propose_map(utterances, [1, 2, 3, 4])["M"] == "M"
+    asked = {score.speaker: score for score in moderator_scores(utterances)}["D"]
+    plain = {score.speaker: score for score in moderator_scores(from_script(BRIEF_MODERATOR))}["D"]
+    assert asked.parts["questions"] == 1.0  # all the questions there are, but only two of them:
+    assert asked.score - plain.score == pytest.approx(WEIGHTS["questions"] * 2 / QUESTIONS_FULL)
+
+
+def test_norwegian_question_words_count_as_questions_without_a_question_mark():
+    assert is_question("hva tenker dere om det") and is_question("Kan du si mer") and is_question("— Hvorfor det.")
+    assert is_question("Er det noen som vil begynne") and is_question("You said what?")
+    assert not is_question("hvaler er store") and not is_question("det er det") and not is_question("Ja.")
+
+
+# Two who both steer: A opens and hands on, B hands on and closes.
+TWO_LEADS = session_script(
+    ("SPEAKER_00", 3, "velkommen alle sammen"),
+    ("SPEAKER_02", 8, "jeg begynner jeg " * 3),
+    ("SPEAKER_01", 2, "og du der"),
+    ("SPEAKER_03", 7, "jeg er enig " * 3),
+    ("SPEAKER_00", 2, "og så du"),
+    ("SPEAKER_02", 7, "ja jeg igjen " * 3),
+    ("SPEAKER_01", 2, "og du da"),
+    ("SPEAKER_03", 6, "nei ikke jeg"),
+    ("SPEAKER_00", 2, "og så videre"),
+    ("SPEAKER_02", 5, "jeg har mer " * 2),
+    ("SPEAKER_01", 2, "takk for nå"),
+)
+
+
+def test_a_close_call_is_said_in_one_line_and_the_evidence_shows_both():
+    utterances = from_script(TWO_LEADS)
+    scores = moderator_scores(utterances)
+    assert {scores[0].speaker, scores[1].speaker} == {"SPEAKER_00", "SPEAKER_01"}
+    doubt = moderator_doubt(utterances, "gruppe1")
+    assert doubt is not None and "\n" not in doubt
+    assert "SPEAKER_00" in doubt and "SPEAKER_01" in doubt and "--moderator" in doubt
+    found = evidence(make_session(script=TWO_LEADS, speaker_map=propose_map(utterances, [1, 2, 3])))
+    assert found.close_call == (scores[0].speaker, scores[1].speaker)
+    assert found.lines()[0].startswith("The moderator is a close call between")
+    rows = {row["speaker"]: row["moderator"] for row in found.to_json()}
+    assert rows["SPEAKER_00"]["close_call"] and rows["SPEAKER_01"]["close_call"]
+    assert not rows["SPEAKER_02"]["close_call"]
+    assert set(rows["SPEAKER_00"]["parts"]) == {"opens", "bridges", "hands_on", "questions", "turns"}
+    assert sum(rows[s]["parts"]["opens"] for s in rows) == pytest.approx(1.0, abs=0.01)
+    assert sum("moderator score" in line for line in found.lines()) == 4
 
 
 # -- map file ---------------------------------------------------------------------------------------
@@ -312,3 +436,33 @@ def test_run_applies_the_map_and_the_names(tmp_path):
     saved = Session.load(tmp_path / "out")
     assert saved.speaker_map == result.session.speaker_map
     assert saved.pseudonymisation == {"names": 1, "replacements": 2}
+
+
+def test_run_says_when_the_moderator_is_a_close_call(tmp_path):
+    from media import make_tone
+
+    from transcribe.pipeline import RunOptions, run
+
+    recording = make_tone(tmp_path / "gruppe1.wav", seconds=40.0)
+    session = make_session(script=TWO_LEADS)
+    options = RunOptions(informants=[1, 2, 3], name="gruppe1", formats=["txt"])
+    fixed = {"transcriber": FixedTranscriber(session), "diarizer": FixedDiarizer(session)}
+    result = run([recording], tmp_path / "out", options, **fixed)
+    doubts = [w for w in result.warnings if "close call" in w]
+    assert len(doubts) == 1 and "SPEAKER_00" in doubts[0] and "SPEAKER_01" in doubts[0]
+    again = run([recording], tmp_path / "out", RunOptions(informants=[1, 2, 3], moderator="SPEAKER_01"), **fixed)
+    assert again.session.speaker_map == {"SPEAKER_00": 1, "SPEAKER_02": 2, "SPEAKER_01": "M", "SPEAKER_03": 3}
+    assert not [w for w in again.warnings if "close call" in w]  # the researcher has decided
+
+
+def test_export_moderator_makes_that_cluster_m_and_renumbers_the_informants(tmp_path):
+    folder = tmp_path / "gruppe1"
+    save_session(folder)
+    result = invoke("export", folder, "--formats", "txt", "--moderator", "SPEAKER_02")
+    assert result.exit_code == 0, result.output
+    assert Session.load(folder).speaker_map == {"SPEAKER_00": 1, "SPEAKER_02": "M", "SPEAKER_01": 2, "SPEAKER_03": 3}
+    assert "\nM              2         For meg betyr" in (folder / "gruppe1.txt").read_text(encoding="utf-8")
+    wrong = invoke("export", folder, "--moderator", "SPEAKER_09")
+    assert wrong.exit_code == 3 and "--moderator SPEAKER_09 is not a cluster" in wrong.output
+    both = invoke("export", folder, "--moderator", "SPEAKER_00", "--map", write(tmp_path, GOOD))
+    assert both.exit_code != 0 and "either --moderator or --map" in both.output

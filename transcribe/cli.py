@@ -105,6 +105,12 @@ NAMES = click.option(
 )
 SPEAKER_MAP = _stack(
     click.option(
+        "--moderator",
+        metavar="SPEAKER_xx",
+        help="This cluster is the moderator (informants are numbered again in order of first speaking); "
+        "see 'transcribe speakers'.",
+    ),
+    click.option(
         "--map",
         "map_file",
         type=click.Path(path_type=Path),

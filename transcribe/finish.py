@@ -19,7 +19,7 @@ from .export import DEFAULT_FORMATS, build_document, parse_formats, write_export
 from .names import Names, load_names
 from .records import ExportRecord
 from .session import Session, locked
-from .speakers import check_moderator_label, load_map, relabel_moderator
+from .speakers import check_moderator_label, load_map, propose_map, relabel_moderator
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class FinishOptions:
     continue_from: Path | None = None  # another session folder: number on after its last line
     width: int | None = None
     moderator_label: str | None = None
+    moderator: str | None = None  # this cluster (SPEAKER_03) becomes the moderator, informants renumbered
     map_file: Path | None = None  # the researcher's speaker map (TOML)
     merge: bool = False  # the map may give two clusters one label (one person split in two)
     names_file: Path | None = None  # names to pseudonymise in every export (TOML)
@@ -40,6 +41,8 @@ class FinishOptions:
     def __post_init__(self) -> None:
         if self.start_line is not None and self.continue_from is not None:
             raise InputError("Give either --start-line or --continue-from, not both.")
+        if self.moderator is not None and self.map_file is not None:
+            raise InputError("Give either --moderator or --map, not both: the map file names the moderator too.")
         object.__setattr__(self, "formats", tuple(parse_formats(self.formats)))
         if self.moderator_label is not None:
             check_moderator_label(self.moderator_label)
@@ -93,13 +96,17 @@ def finish(
                 session.speaker_map, session.moderator_label, options.moderator_label
             )
         session.moderator_label = options.moderator_label
+    if (options.map_file is not None or options.moderator is not None) and session.utterances is None:
+        raise SessionError(
+            f"Session '{session.name}' has no transcript yet, so there are no speakers to map. "
+            "Run 'transcribe run' first."
+        )
     if options.map_file is not None:
-        if session.utterances is None:
-            raise SessionError(
-                f"Session '{session.name}' has no transcript yet, so there are no speakers to map. "
-                "Run 'transcribe run' first."
-            )
         session.speaker_map = load_map(options.map_file, session, options.merge)
+    if options.moderator is not None:
+        session.speaker_map = propose_map(
+            session.utterances, session.informants, session.moderator_label, moderator_cluster=options.moderator
+        )
     if options.continue_from is not None:
         session.start_line = last_line(options.continue_from) + 1
     if options.start_line is not None:

@@ -26,7 +26,7 @@ from .names import load_names
 from .receipt import PurgeState
 from .records import MODERATOR, ExportRecord
 from .session import Session, locked
-from .speakers import check_moderator_label, propose_map, read_map
+from .speakers import check_moderator_label, moderator_doubt, propose_map, read_map
 
 # progress(stage, done, total): stage is "decode", "diarize:<step>" or "transcribe".
 Progress = Callable[[str, float, float], None]
@@ -53,6 +53,7 @@ class RunOptions:
     min_speakers: int | None = None
     max_speakers: int | None = None
     moderator_label: str = MODERATOR
+    moderator: str | None = None  # the cluster the researcher knows is the moderator (SPEAKER_03); None: proposed
     map_file: Path | None = None  # the researcher's speaker map (TOML); None keeps the saved or proposed map
     merge: bool = False  # the map may give two clusters one label (one person split in two)
     names_file: Path | None = None  # names to pseudonymise in every export (TOML)
@@ -71,6 +72,8 @@ class RunOptions:
         object.__setattr__(self, "batch_size", parse_batch_size(self.batch_size))
         if self.start_line is not None and self.continue_from is not None:
             raise InputError("Give either --start-line or --continue-from, not both.")
+        if self.moderator is not None and self.map_file is not None:
+            raise InputError("Give either --moderator or --map, not both: the map file names the moderator too.")
 
     def finishing(self) -> FinishOptions:
         """What the finish step is asked to do at the end of the run."""
@@ -81,6 +84,7 @@ class RunOptions:
             continue_from=self.continue_from,
             width=self.width,
             moderator_label=self.moderator_label,
+            moderator=self.moderator,
             map_file=self.map_file,
             merge=self.merge,
         )
@@ -271,9 +275,11 @@ def _run_locked(paths, folder, options, progress, transcriber, diarizer) -> RunR
     if session.utterances is None:
         session.utterances = align(session.transcription.words, session.diarization.exclusive)
         result.computed.append("align")
-    if session.speaker_map is None and options.map_file is None:
+    if session.speaker_map is None and options.map_file is None and options.moderator is None:
         session.speaker_map = propose_map(session.utterances, session.informants, options.moderator_label)
         result.computed.append("speakers")
+        if doubt := moderator_doubt(session.utterances, folder):
+            result.warnings.append(doubt)
     started = time.monotonic()
     result.exports = finish(session, folder, options.finishing(), names)
     result.seconds["export"] = time.monotonic() - started
