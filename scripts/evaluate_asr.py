@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO_ROOT))  # measure this checkout's transcribe, instal
 DEFAULT_SPEECH = REPO_ROOT.parent / "shared" / "speech"
 
 from transcribe import asr, audio  # noqa: E402
+from transcribe.device import resolve_batch_size  # noqa: E402
 from transcribe.records import SAMPLE_RATE, Turn, Word  # noqa: E402
 
 MIN_GAP = 1.0
@@ -278,8 +279,9 @@ def nrk_clips(speech: Path, count: int) -> list[Clip]:
 
 
 class Models:
-    def __init__(self, cache: Path):
+    def __init__(self, cache: Path, batch_size="auto"):
         self.cache = cache
+        self.batch_size = batch_size  # Whisper windows decoded together (asr.DecodingOptions.batch_size)
         cache.mkdir(parents=True, exist_ok=True)
         self._transcribers: dict[str, asr.Transcriber] = {}
         self._diarizer = None
@@ -293,7 +295,12 @@ class Models:
         extra: dict | None = None,
     ) -> list[Word]:
         """Whisper's words: ``options`` are DecodingOptions, ``extra`` more arguments of faster-whisper's transcribe()."""
+        options = {"batch_size": self.batch_size, **options}
         settings = {**asr.DEFAULTS, **options, **(extra or {})}
+        # the batch size as decoded (so a cache made before 'auto' changed meaning is not mistaken for
+        # another); sequential decoding keeps the key it always had
+        batch = resolve_batch_size("cpu", settings["batch_size"])
+        settings["batch_size"] = "auto" if batch == 1 else batch
         name = json.dumps({"options": settings, "vocabulary": vocabulary, "hint": hint}, sort_keys=True)
         path = self.cache / f"words-{clip.key}-{hashlib.sha256(name.encode()).hexdigest()[:16]}.json"
         if path.is_file():
@@ -480,8 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/words-cache"), help="decodes cached here")
     parser.add_argument("--nrk", type=int, default=10, help="how many NRK clips (guards)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--batch-size", default="auto", help="Whisper windows decoded together (default: auto)")
     args = parser.parse_args(argv)
-    models = Models(args.cache)
+    models = Models(args.cache, int(args.batch_size) if args.batch_size.isdigit() else args.batch_size)
     result = {"guards": guards, "vocabulary": vocabulary, "doubt": doubt}[args.what](args, models)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
