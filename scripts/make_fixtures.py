@@ -42,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -1189,13 +1190,14 @@ def make_devset(out: Path, speech: Path, seed: int, count: int) -> list[dict]:
     return docs
 
 
-def make_conditions(out: Path, speech: Path, part: str) -> list[dict]:
+def make_conditions(out: Path, speech: Path, part: str, seeds: Sequence[int] | None = None) -> list[dict]:
     """The focus groups of one part: "dev" and "heldout" (each condition of CONDITIONS once per
-    seed of CONDITION_SEEDS[part]) or "long" (LONG). Names: <condition>_s<seed>. Tune on "dev" only."""
+    seed of CONDITION_SEEDS[part], or of ``seeds``) or "long" (LONG). Names: <condition>_s<seed>.
+    Tune on "dev" only."""
     conditions = [LONG] if part == "long" else list(CONDITIONS.values())
     docs = []
     for index, condition in enumerate(conditions):
-        for seed in CONDITION_SEEDS[part]:
+        for seed in seeds or CONDITION_SEEDS[part]:
             size = np.random.default_rng([seed, index, 11])
             minutes = round(float(size.uniform(*condition.minutes)), 2)
             n_spk = int(size.integers(condition.speakers[0], condition.speakers[1] + 1))
@@ -1351,6 +1353,14 @@ def main(argv: list[str] | None = None) -> int:
         help="make the focus groups of one part (dev: tune on these; heldout: never tune on these; long: one "
         "45-min session), every condition of CONDITIONS per seed; write them to eval/ (git-ignored)",
     )
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="SEED",
+        help="with --conditions: these seeds instead of the part's own (more held-out sessions: seeds no "
+        "part uses, e.g. --conditions long --seeds 202 203)",
+    )
     ap.add_argument("--check", type=Path, metavar="DIR", help="verify the fixtures in DIR instead of making any")
     a = ap.parse_args(argv)
     if a.check:
@@ -1359,7 +1369,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--out is required")
     a.out.mkdir(parents=True, exist_ok=True)
     if a.devset or a.conditions:
-        made = make_conditions(a.out, a.speech, a.conditions) if a.conditions else []
+        made = make_conditions(a.out, a.speech, a.conditions, a.seeds) if a.conditions else []
         for doc in made or make_devset(a.out, a.speech, a.seed, a.devset):
             summarise(doc)
             print(

@@ -466,3 +466,18 @@ def test_export_moderator_makes_that_cluster_m_and_renumbers_the_informants(tmp_
     assert wrong.exit_code == 3 and "--moderator SPEAKER_09 is not a cluster" in wrong.output
     both = invoke("export", folder, "--moderator", "SPEAKER_00", "--map", write(tmp_path, GOOD))
     assert both.exit_code != 0 and "either --moderator or --map" in both.output
+
+
+def test_words_suspected_of_being_invented_do_not_count_as_words_or_questions():
+    from dataclasses import replace
+
+    from transcribe.records import Utterance, Word
+    from transcribe.speakers import stats
+
+    said = (Word(0.0, 0.5, "Ja", 0.9), Word(0.5, 1.0, "da.", 0.9))
+    invented = (Word(1.0, 1.5, "Hva", 0.3, "no speech"), Word(1.5, 2.0, "nå?", 0.3, "no speech"))
+    row = stats([Utterance("SPEAKER_00", 0.0, 2.0, said + invented)])[0]
+    assert (row.words, row.questions) == (2, 0)
+    kept = tuple(replace(w, suspect=None) for w in invented)
+    row = stats([Utterance("SPEAKER_00", 0.0, 2.0, said + kept)])[0]
+    assert (row.words, row.questions) == (4, 1)

@@ -34,7 +34,9 @@ COMPUTE_TYPES = (
     "float32",
 )
 # Whisper windows decoded together on a GPU (faster-whisper's BatchedInferencePipeline). On CPU
-# the sequential decoder is kept: batching does not pay there and changes how windows are cut.
+# the sequential decoder is kept: batch 8 is 2.1x faster there but, cutting only at VAD segments
+# and skipping the per-window no-speech test, it dropped real speech and wrote words over murmur
+# (docs/measurements.md, "Whisper's batched decoder on CPU").
 CUDA_BATCH_SIZE = 16
 
 # CTranslate2 4.x is built for CUDA 12 and opens cuBLAS by this name when it first needs it.

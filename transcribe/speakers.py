@@ -62,17 +62,18 @@ def parse_informants(text: str) -> list[int]:
 
 def stats(utterances: Sequence[Utterance]) -> list[SpeakerStats]:
     """Talk time, turns, words and questions (utterances that ask, see is_question) per cluster, in order of
-    first appearance."""
+    first appearance. Words suspected of being invented (asr.guard) are not counted."""
     table: dict[str, dict] = {}
     for utterance in utterances:
         row = table.setdefault(
             utterance.speaker,
             {"talk_time": 0.0, "turns": 0, "words": 0, "questions": 0, "first_start": utterance.start},
         )
+        heard = [word.text for word in utterance.words if word.suspect is None]
         row["talk_time"] += utterance.end - utterance.start
         row["turns"] += 1
-        row["words"] += len(utterance.words)
-        row["questions"] += is_question(utterance.text)
+        row["words"] += len(heard)
+        row["questions"] += is_question(" ".join(heard))
     return [
         SpeakerStats(speaker=name, **row) for name, row in sorted(table.items(), key=lambda kv: kv[1]["first_start"])
     ]
