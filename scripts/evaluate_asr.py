@@ -4,6 +4,7 @@ word probability flags wrong words. The tables in docs/asr.md come from this scr
     python scripts/evaluate_asr.py guards [--nrk 10]     # invented words per minute of non-speech; WER
     python scripts/evaluate_asr.py vocabulary            # hotwords vs initial_prompt: WER, terms recognised
     python scripts/evaluate_asr.py doubt                 # precision/recall of "doubtful" at thresholds
+    python scripts/evaluate_asr.py speed                 # decoding policies: Whisper's RTF, WER, NRK words
 
 Every decode and every diarisation is cached in --cache (default /tmp/words-cache, outside the
 repository) by the audio's sha256 and the settings, so nothing is decoded twice. Sets:
@@ -33,6 +34,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -293,17 +295,13 @@ class Models:
         vocabulary: tuple[str, ...] = (),
         hint: str = "hotwords",
         extra: dict | None = None,
+        timed: bool = False,
     ) -> list[Word]:
         """Whisper's words: ``options`` are DecodingOptions, ``extra`` more arguments of faster-whisper's transcribe()."""
         options = {"batch_size": self.batch_size, **options}
-        settings = {**asr.DEFAULTS, **options, **(extra or {})}
-        # the batch size as decoded (so a cache made before 'auto' changed meaning is not mistaken for
-        # another); sequential decoding keeps the key it always had
-        batch = resolve_batch_size("cpu", settings["batch_size"])
-        settings["batch_size"] = "auto" if batch == 1 else batch
-        name = json.dumps({"options": settings, "vocabulary": vocabulary, "hint": hint}, sort_keys=True)
-        path = self.cache / f"words-{clip.key}-{hashlib.sha256(name.encode()).hexdigest()[:16]}.json"
-        if path.is_file():
+        path = self._path(clip, options, vocabulary, hint, extra)
+        timing = path.with_suffix(".seconds")
+        if path.is_file() and (timing.is_file() or not timed):
             return [Word(**row) for row in json.loads(path.read_text())]
         key = json.dumps(options, sort_keys=True)
         if key not in self._transcribers:
@@ -316,9 +314,26 @@ class Models:
         model = transcriber._model
         plain = type(model).transcribe.__get__(model)
         model.transcribe = functools.partial(plain, **extra) if extra else plain
+        started = time.perf_counter()
         words = list(transcriber(clip.samples, "no", vocabulary=vocabulary).words)
+        timing.write_text(f"{time.perf_counter() - started:.3f}")
         path.write_text(json.dumps([asdict(w) for w in words], ensure_ascii=False))
         return words
+
+    def seconds(self, clip: Clip, options: dict, extra: dict | None = None) -> float:
+        """Wall seconds the decode of ``clip`` took (decoded again if the cache has no time for it)."""
+        self.words(clip, options, extra=extra, timed=True)
+        path = self._path(clip, {"batch_size": self.batch_size, **options}, (), "hotwords", extra)
+        return float(path.with_suffix(".seconds").read_text())
+
+    def _path(self, clip: Clip, options: dict, vocabulary, hint: str, extra: dict | None) -> Path:
+        settings = {**asr.DEFAULTS, **options, **(extra or {})}
+        # the batch size as decoded (so a cache made before 'auto' changed meaning is not mistaken for
+        # another); sequential decoding keeps the key it always had
+        batch = resolve_batch_size("cpu", settings["batch_size"])
+        settings["batch_size"] = "auto" if batch == 1 else batch
+        name = json.dumps({"options": settings, "vocabulary": vocabulary, "hint": hint}, sort_keys=True)
+        return self.cache / f"words-{clip.key}-{hashlib.sha256(name.encode()).hexdigest()[:16]}.json"
 
     def turns(self, clip: Clip) -> list[Turn]:
         path = self.cache / f"turns-{clip.key}.json"
@@ -480,9 +495,51 @@ def doubt(args, models: Models) -> dict:
     return rows
 
 
+# Decoding policies measured against the shipped one for speed (docs/measurements.md): options are
+# DecodingOptions, extra more arguments of faster-whisper's transcribe().
+SPEED_VARIANTS = {
+    "faster-whisper's best_of 5 (shipped before 2026-12-03)": ({"best_of": 5}, None),
+    "no temperature fallback": ({"best_of": 5}, {"temperature": 0.0}),
+    "fallback 0, 0.4, 0.8": ({"best_of": 5}, {"temperature": (0.0, 0.4, 0.8)}),
+    "fallback best_of 1 (shipped)": ({}, None),
+    "beam 1 (greedy)": ({"beam_size": 1, "best_of": 5}, None),
+}
+
+
+def speed(args, models: Models) -> dict:
+    """Time and accuracy of each decoding policy: WER where there are references, words and
+    invented words (in diarised non-speech) on NRK."""
+    clips = real_clips(args.speech) + espeak_clips(args.cache) + nrk_clips(args.speech, args.nrk)
+    rows = {}
+    for name, (options, extra) in SPEED_VARIANTS.items():
+        row = {"seconds": 0.0, "minutes": 0.0, "errors": {}, "reference_words": {}, "words": 0, "invented": 0}
+        for clip in clips:
+            print(f"  {name}: {clip.set}/{clip.name}", file=sys.stderr, flush=True)
+            row["seconds"] += models.seconds(clip, options, extra)
+            row["minutes"] += clip.minutes
+            words = models.words(clip, options, extra=extra)
+            if clip.reference:
+                errors, total, _ = word_verdicts(clip.reference, words)
+                row["errors"][clip.set] = row["errors"].get(clip.set, 0) + errors
+                row["reference_words"][clip.set] = row["reference_words"].get(clip.set, 0) + total
+            else:
+                row["words"] += len(words)
+                row["invented"] += sum(inside(w, nonspeech(clip, models)) for w in words)
+        rows[name] = row
+    print("| decoding | RTF (Whisper only) | WER real | WER espeak | NRK words | NRK invented |")
+    print("|---|---|---|---|---|---|")
+    for name, row in rows.items():
+        wer = {k: row["errors"][k] / row["reference_words"][k] for k in row["errors"]}
+        print(
+            f"| {name} | {row['seconds'] / (row['minutes'] * 60):.3f} | {wer.get('real', 0):.3f} | "
+            f"{wer.get('espeak', 0):.3f} | {row['words']} | {row['invented']} |"
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["guards", "vocabulary", "doubt"])
+    parser.add_argument("what", choices=["guards", "vocabulary", "doubt", "speed"])
     parser.add_argument("--speech", type=Path, default=DEFAULT_SPEECH, help="shared speech folder (%(default)s)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/words-cache"), help="decodes cached here")
     parser.add_argument("--nrk", type=int, default=10, help="how many NRK clips (guards)")
@@ -490,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", default="auto", help="Whisper windows decoded together (default: auto)")
     args = parser.parse_args(argv)
     models = Models(args.cache, int(args.batch_size) if args.batch_size.isdigit() else args.batch_size)
-    result = {"guards": guards, "vocabulary": vocabulary, "doubt": doubt}[args.what](args, models)
+    result = {"guards": guards, "vocabulary": vocabulary, "doubt": doubt, "speed": speed}[args.what](args, models)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
     return 0
