@@ -307,8 +307,12 @@ class Models:
         if key not in self._transcribers:
             self._transcribers[key] = asr.Transcriber(**options)
         transcriber = self._transcribers[key]
-        if hint == "prompt":  # the alternative measured against hotwords
+        if hint == "prompt":  # the alternatives measured against hotwords
             transcriber.hints = lambda terms: {"initial_prompt": ", ".join(terms)} if terms else {}
+        elif hint == "both":
+            transcriber.hints = lambda terms: (
+                {"initial_prompt": ", ".join(terms), "hotwords": ", ".join(terms)} if terms else {}
+            )
         else:
             transcriber.hints = asr.Transcriber.hints
         model = transcriber._model
@@ -437,6 +441,7 @@ def vocabulary(args, models: Models) -> dict:
             ("none", (), "hotwords"),
             ("hotwords", clip.vocabulary, "hotwords"),
             ("prompt", clip.vocabulary, "prompt"),
+            ("both", clip.vocabulary, "both"),
         ):
             words = models.words(clip, {}, terms, hint)
             errors, total, _ = word_verdicts(clip.reference, words)
@@ -453,12 +458,12 @@ def vocabulary(args, models: Models) -> dict:
         base = row["none"]
         missed = base["terms_said"] - base["terms_recognised"]
         line = f"{clip.set + '/' + clip.name:20} terms said {base['terms_said']:3}, missed without hints {missed:3}"
-        for label in ("none", "hotwords", "prompt"):
+        for label in ("none", "hotwords", "prompt", "both"):
             r = row[label]
             gained = r["terms_recognised"] - base["terms_recognised"]
             line += f" | {label}: WER {r['wer']:.3f}, recognised {r['terms_recognised']}, of missed {gained}/{missed}"
         print(line)
-    for label in ("hotwords", "prompt"):
+    for label in ("hotwords", "prompt", "both"):
         for group in ("espeak", "real"):
             chosen = [r for r in rows.values() if r["set"] == group]
             missed = sum(r["none"]["terms_said"] - r["none"]["terms_recognised"] for r in chosen)
