@@ -890,6 +890,26 @@ def backchannel(cache: dict, spk: dict, rng: np.random.Generator) -> dict:
     return {"y": y, "file": ut["file"], "src_start": a, "src_end": round(b, 3), "reused": True}
 
 
+def lay(pieces: list, turns: list, who, start: float, pc: dict, kind: str) -> float:
+    """Put the clip ``pc`` (from a speaker bank or backchannel()) at ``start`` for ``who``: its
+    samples into ``pieces``, its ground-truth row into ``turns``. Returns where it ends."""
+    end = round(start + len(pc["y"]) / WORK_SR, 3)
+    pieces.append((start, pc["y"], who))
+    turns.append(
+        {
+            "who": who,
+            "start": start,
+            "end": end,
+            "source": pc["file"],
+            "source_start": pc["src_start"],
+            "source_end": pc["src_end"],
+            "reused": pc["reused"],
+            "kind": kind,
+        }
+    )
+    return end
+
+
 def knock(rng: np.random.Generator) -> np.ndarray:
     """A cup or a pen on the table: a short decaying burst of filtered noise."""
     n = int(float(rng.uniform(0.04, 0.12)) * WORK_SR)
@@ -956,21 +976,7 @@ def make_focus_mixture(
                 pos += float(rng.uniform(0.3, 0.8))  # a pause inside the turn
             pc = banks[who].take(want, lo, hi)
             pos = round(pos, 3)
-            end = round(pos + len(pc["y"]) / WORK_SR, 3)
-            pieces.append((pos, pc["y"], who))
-            turns.append(
-                {
-                    "who": who,
-                    "start": pos,
-                    "end": end,
-                    "source": pc["file"],
-                    "source_start": pc["src_start"],
-                    "source_end": pc["src_end"],
-                    "reused": pc["reused"],
-                    "kind": "turn",
-                }
-            )
-            pos, first = end, False
+            pos, first = lay(pieces, turns, who, pos, pc, "turn"), False
         return pos
 
     def gap_or_overlap(prev_len):
@@ -1046,19 +1052,13 @@ def make_focus_mixture(
                 others_ = ["M"] * 2 + [k for k in range(n_inf - 1) if k != who]
                 bwho = others_[int(rng.integers(len(others_)))]
                 pc = backchannel(cache, spk_of[bwho], rng)
-                bstart = round(float(rng.uniform(turn_start + 1.0, turn_end - 1.0)), 3)
-                pieces.append((bstart, pc["y"], bwho))
-                turns.append(
-                    {
-                        "who": bwho,
-                        "start": bstart,
-                        "end": round(bstart + len(pc["y"]) / WORK_SR, 3),
-                        "source": pc["file"],
-                        "source_start": pc["src_start"],
-                        "source_end": pc["src_end"],
-                        "reused": True,
-                        "kind": "backchannel",
-                    }
+                lay(
+                    pieces,
+                    turns,
+                    bwho,
+                    round(float(rng.uniform(turn_start + 1.0, turn_end - 1.0)), 3),
+                    pc,
+                    "backchannel",
                 )
             prev_who = who
     if condition.structure and rng.random() < 0.85:  # the moderator thanks everyone
@@ -1068,20 +1068,7 @@ def make_focus_mixture(
         for bwho in rng.choice(["M", *range(n_inf)], int(rng.integers(2, 5)), replace=False):
             bwho = bwho if bwho == "M" else int(bwho)
             pc = backchannel(cache, spk_of[bwho], rng)
-            bstart = round(at + float(rng.uniform(0.0, 0.6)), 3)
-            pieces.append((bstart, pc["y"], bwho))
-            turns.append(
-                {
-                    "who": bwho,
-                    "start": bstart,
-                    "end": round(bstart + len(pc["y"]) / WORK_SR, 3),
-                    "source": pc["file"],
-                    "source_start": pc["src_start"],
-                    "source_end": pc["src_end"],
-                    "reused": True,
-                    "kind": "crosstalk",
-                }
-            )
+            lay(pieces, turns, bwho, round(at + float(rng.uniform(0.0, 0.6)), 3), pc, "crosstalk")
     turns.sort(key=lambda r: (r["start"], r["end"]))
     total = max(r["end"] for r in turns) + float(rng.uniform(0.6, 1.0))
     x = np.zeros(int(round(total * WORK_SR)) + 1, dtype=np.float32)
