@@ -199,6 +199,71 @@ def test_campplus_puts_one_voice_closer_to_itself_than_to_another(voices):
     assert same > different + 0.2, (same, different)
 
 
+@pytest.mark.slow
+def test_campplus_on_a_cpu_runs_in_onnx_runtime_and_embeds_as_pytorch_does(voices, tmp_path, monkeypatch):
+    """The pipeline's call (chunks of 10 s with a speaker mask) through ONNX Runtime gives
+    PyTorch's embeddings; the export is cached, and a damaged cache is exported again."""
+    import torch
+
+    from transcribe import campplus
+
+    monkeypatch.setenv("TRANSCRIBE_CACHE", str(tmp_path))
+    model = campplus.CAMPPlusEmbedding.load(models.embedded_campplus().path)
+    chunks = torch.from_numpy(np.stack([voices[i * 160000 : (i + 1) * 160000] for i in range(4)]))[:, None]
+    masks = torch.zeros(4, 589)
+    masks[:, 100:500] = 1  # a speaker heard for 6.8 s of each chunk
+    masks[3, 101:] = 0  # and one heard for too little to embed (one frame)
+    with torch.inference_mode():
+        fast = model(chunks, masks)
+        monkeypatch.setattr(campplus, "USE_ONNX", False)
+        slow = model(chunks, masks)
+    assert isinstance(model.__dict__["_onnx"], campplus._OnnxCAMPPlus)
+    assert torch.isnan(fast[3]).all() and torch.isnan(slow[3]).all()
+    similarity = torch.nn.functional.cosine_similarity(fast[:3], slow[:3])
+    assert (similarity > 0.99999).all(), similarity
+    (cached,) = (tmp_path / "models").glob("campplus-*.onnx")
+    assert cached.stat().st_mode & 0o777 == 0o600
+
+    cached.write_bytes(b"not an ONNX model")
+    monkeypatch.setattr(campplus, "USE_ONNX", True)
+    again = campplus.CAMPPlusEmbedding.load(models.embedded_campplus().path)
+    with torch.inference_mode():
+        assert torch.allclose(again(chunks[:3], masks[:3]), fast[:3])
+    assert cached.stat().st_size > 10_000_000  # exported again
+
+
+def test_campplus_knows_how_many_fbank_frames_a_clip_makes_before_making_them():
+    import torch
+
+    from transcribe import campplus
+
+    model = campplus.CAMPPlusEmbedding()
+    for samples in (400, 559, 560, 16000, 160000, 160159):
+        clip = torch.randn(1, samples, generator=torch.Generator().manual_seed(samples))
+        assert model.fbank(clip).shape == (campplus.fbank_frames(samples), campplus.NUM_MEL_BINS)
+    assert campplus.fbank_frames(399) == 0
+
+
+def test_campplus_runs_in_pytorch_with_a_warning_when_onnx_runtime_cannot(monkeypatch):
+    import torch
+
+    from transcribe import campplus
+
+    def cannot(network, fresh=False):
+        raise ImportError("No module named 'onnx'")
+
+    monkeypatch.setattr(campplus, "_exported", cannot)
+    model = campplus.CAMPPlusEmbedding()  # untrained weights: only the runtime matters here
+    model.eval()
+    fbanks = torch.randn(2, 120, campplus.NUM_MEL_BINS)
+    with pytest.warns(UserWarning, match="CAM\\+\\+ runs in PyTorch.*No module named 'onnx'"):
+        with torch.inference_mode():
+            out = model.network(fbanks)
+    assert model.__dict__["_onnx"] is None
+    with torch.inference_mode():
+        assert torch.equal(out, model.campplus(fbanks))
+
+
 def test_a_speaker_heard_for_a_moment_is_dropped_and_the_rest_renumbered():
     from transcribe.diarize import _without_fleeting_speakers
     from transcribe.records import Turn
