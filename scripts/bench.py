@@ -6,7 +6,8 @@
   windows on a GPU), models loaded first as a batch loads them;
 * baseline: what a plain script would do with the same weights: pyannote's ``SpeakerDiarization``
   with its constructor defaults (``segmentation_step=0.1``, batch size 1, overlap not excluded)
-  and nothing of ours after it (no resegmentation), then faster-whisper's
+  and nothing of ours after it (no resegmentation; the networks in PyTorch, as the checkpoints
+  come, not in ONNX Runtime), then faster-whisper's
   ``WhisperModel(path, device)`` and ``transcribe(audio, language=…, word_timestamps=True)`` with
   every other setting at its default (the words need times to be given to speakers, and the
   language is never detected here).
@@ -153,10 +154,11 @@ def side_baseline(args, audio: list[str]) -> dict:
     from faster_whisper import WhisperModel
     from faster_whisper.audio import decode_audio
 
-    from transcribe import models
+    from transcribe import models, runtime
     from transcribe.device import resolve_device
     from transcribe.diarize import Diarizer
 
+    runtime.USE_ONNX = False  # a plain script runs the checkpoints in PyTorch
     stages = Stages()
     stages.enter("load")
     device = resolve_device(args.device)

@@ -508,6 +508,8 @@ SPEED_VARIANTS = {
     "fallback 0, 0.4, 0.8": ({"best_of": 5}, {"temperature": (0.0, 0.4, 0.8)}),
     "fallback best_of 1 (shipped)": ({}, None),
     "beam 1 (greedy)": ({"beam_size": 1, "best_of": 5}, None),
+    "beam 3, best_of 1": ({"beam_size": 3}, None),
+    "beam 2, best_of 1": ({"beam_size": 2}, None),
 }
 
 

@@ -205,7 +205,7 @@ def test_campplus_on_a_cpu_runs_in_onnx_runtime_and_embeds_as_pytorch_does(voice
     PyTorch's embeddings; the export is cached, and a damaged cache is exported again."""
     import torch
 
-    from transcribe import campplus
+    from transcribe import campplus, runtime
 
     monkeypatch.setenv("TRANSCRIBE_CACHE", str(tmp_path))
     model = campplus.CAMPPlusEmbedding.load(models.embedded_campplus().path)
@@ -215,9 +215,9 @@ def test_campplus_on_a_cpu_runs_in_onnx_runtime_and_embeds_as_pytorch_does(voice
     masks[3, 101:] = 0  # and one heard for too little to embed (one frame)
     with torch.inference_mode():
         fast = model(chunks, masks)
-        monkeypatch.setattr(campplus, "USE_ONNX", False)
+        monkeypatch.setattr(runtime, "USE_ONNX", False)
         slow = model(chunks, masks)
-    assert isinstance(model.__dict__["_onnx"], campplus._OnnxCAMPPlus)
+    assert isinstance(model.__dict__["_run"].runtime[0], runtime.OnnxNetwork)
     assert torch.isnan(fast[3]).all() and torch.isnan(slow[3]).all()
     similarity = torch.nn.functional.cosine_similarity(fast[:3], slow[:3])
     assert (similarity > 0.99999).all(), similarity
@@ -225,7 +225,7 @@ def test_campplus_on_a_cpu_runs_in_onnx_runtime_and_embeds_as_pytorch_does(voice
     assert cached.stat().st_mode & 0o777 == 0o600
 
     cached.write_bytes(b"not an ONNX model")
-    monkeypatch.setattr(campplus, "USE_ONNX", True)
+    monkeypatch.setattr(runtime, "USE_ONNX", True)
     again = campplus.CAMPPlusEmbedding.load(models.embedded_campplus().path)
     with torch.inference_mode():
         assert torch.allclose(again(chunks[:3], masks[:3]), fast[:3])
@@ -247,19 +247,19 @@ def test_campplus_knows_how_many_fbank_frames_a_clip_makes_before_making_them():
 def test_campplus_runs_in_pytorch_with_a_warning_when_onnx_runtime_cannot(monkeypatch):
     import torch
 
-    from transcribe import campplus
+    from transcribe import campplus, runtime
 
-    def cannot(network, fresh=False):
+    def cannot(*args):
         raise ImportError("No module named 'onnx'")
 
-    monkeypatch.setattr(campplus, "_exported", cannot)
+    monkeypatch.setattr(runtime, "_exported", cannot)
     model = campplus.CAMPPlusEmbedding()  # untrained weights: only the runtime matters here
     model.eval()
     fbanks = torch.randn(2, 120, campplus.NUM_MEL_BINS)
     with pytest.warns(UserWarning, match="CAM\\+\\+ runs in PyTorch.*No module named 'onnx'"):
         with torch.inference_mode():
             out = model.network(fbanks)
-    assert model.__dict__["_onnx"] is None
+    assert model.__dict__["_run"].runtime == [None]
     with torch.inference_mode():
         assert torch.equal(out, model.campplus(fbanks))
 

@@ -12,29 +12,22 @@ speakers separate worse under cosine distance.)
 ``CAMPPlusEmbedding`` is a ``pyannote.audio.Model``: the stock ``SpeakerDiarization`` pipeline
 accepts an instance as ``embedding=`` and calls ``forward(waveforms, weights)``.
 
-On a CPU the network runs in ONNX Runtime: the same weights, exported from this module once and
-kept in the cache folder (``models.cache_dir()``), give the same embeddings (cosine distance below
-1e-6) 2.6 times faster than PyTorch's convolutions, which spend most of their time on the
-thousands of small convolutions CAM++ makes per utterance (docs/measurements.md). Every new
-runtime is checked against PyTorch on a test input before it is used; if anything about it
-fails, PyTorch runs the network instead, with a warning. On a GPU PyTorch always runs it.
+On a CPU the network runs in ONNX Runtime (runtime.py): the same embeddings (cosine distance
+below 1e-6), 2.6 times faster.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
-import warnings
 from collections import OrderedDict
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio.compliance.kaldi as kaldi
 from pyannote.audio import Model
 from torch import nn
 
+from . import runtime
 from .records import SAMPLE_RATE
 
 NUM_MEL_BINS = 80
@@ -43,12 +36,6 @@ EMBEDDING_DIMENSION = 192
 # The stride-2 TDNN halves the frames, and the standard deviation in statistics pooling needs
 # at least two of them.
 MIN_FRAMES = 3
-
-# False runs CAM++ in PyTorch on a CPU too (scripts/bench.py's baseline, a plain script, does).
-USE_ONNX = True
-ONNX_OPSET = 17
-# How close ONNX Runtime's embedding of the check input must be to PyTorch's (cosine similarity).
-ONNX_AGREEMENT = 0.9999
 
 
 class _BasicResBlock(nn.Module):
@@ -255,13 +242,16 @@ class CAMPPlusEmbedding(Model):
 
     def network(self, fbanks: torch.Tensor) -> torch.Tensor:
         """(batch, frames, 80) mean-normalised fbank -> (batch, 192): in ONNX Runtime on a CPU."""
-        if fbanks.device.type == "cpu" and USE_ONNX:
-            runtime = self.__dict__.get("_onnx", False)
-            if runtime is False:
-                runtime = self.__dict__["_onnx"] = _OnnxCAMPPlus.build(self.campplus)
-            if runtime is not None:
-                return runtime(fbanks)
-        return self.campplus(fbanks)
+        if "_run" not in self.__dict__:  # not a registered module: it is made again, never saved
+            self.__dict__["_run"] = runtime.on_cpu(
+                self.campplus,
+                self.campplus,
+                name="CAM++",
+                slug="campplus",
+                example=lambda: torch.randn(1, 300, NUM_MEL_BINS, generator=torch.Generator().manual_seed(0)),
+                dynamic={0: "batch", 1: "frames"},
+            )
+        return self.__dict__["_run"](fbanks)
 
     def fbank(self, waveform: torch.Tensor) -> torch.Tensor:
         """(1, samples) -> (frames, 80) log-mel fbank, Kaldi-compatible, as CAM++ was trained on."""
@@ -298,75 +288,3 @@ def fbank_frames(samples: int) -> int:
     """How many frames Kaldi's fbank makes of ``samples`` (25 ms windows every 10 ms, edges snipped)."""
     window, shift = SAMPLE_RATE * 25 // 1000, SAMPLE_RATE * 10 // 1000
     return 0 if samples < window else 1 + (samples - window) // shift
-
-
-class _OnnxCAMPPlus:
-    """A CAM++ network exported to ONNX and run by ONNX Runtime on the CPU threads torch uses."""
-
-    def __init__(self, model: bytes, threads: int):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-
-    def __call__(self, fbanks: torch.Tensor) -> torch.Tensor:
-        fbanks = np.ascontiguousarray(fbanks.detach().numpy(), dtype=np.float32)
-        return torch.from_numpy(self._session.run(None, {"fbank": fbanks})[0])
-
-    @classmethod
-    def build(cls, network: CAMPPlus) -> _OnnxCAMPPlus | None:
-        """The exported network (from the cache when it was exported before), checked against
-        PyTorch; None, with a warning, when it cannot be made or does not agree."""
-        failure = None
-        for fresh in (False, True):  # a damaged cached export is made again
-            try:
-                runtime = cls(_exported(network, fresh), torch.get_num_threads())
-                check = torch.randn(1, 300, NUM_MEL_BINS, generator=torch.Generator().manual_seed(0))
-                with torch.inference_mode():
-                    agreement = F.cosine_similarity(network(check), runtime(check)).item()
-                if agreement >= ONNX_AGREEMENT:
-                    return runtime
-                failure = f"its embedding differs from PyTorch's (cosine similarity {agreement:.6f})"
-            except Exception as exc:  # any failure here only costs speed
-                failure = str(exc)
-        warnings.warn(
-            f"CAM++ runs in PyTorch, more slowly, because ONNX Runtime could not run it: {failure}", stacklevel=3
-        )
-        return None
-
-
-def _exported(network: CAMPPlus, fresh: bool = False) -> bytes:
-    """The network as ONNX bytes, exported once per set of weights and cached (``fresh``: export again)."""
-    from . import models
-    from .errors import TranscribeError
-    from .files import ensure_dir, write_atomic
-
-    digest = hashlib.sha256()
-    for name, tensor in network.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().numpy().tobytes())
-    cached = models.cache_dir() / "models" / f"campplus-{digest.hexdigest()[:16]}-torch{torch.__version__}.onnx"
-    if cached.is_file() and not fresh:
-        return cached.read_bytes()
-    buffer = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # the exporter's notes on traced shapes
-        torch.onnx.export(
-            network.eval(),
-            (torch.zeros(1, 200, NUM_MEL_BINS),),
-            buffer,
-            dynamo=False,
-            input_names=["fbank"],
-            output_names=["embedding"],
-            dynamic_axes={"fbank": {0: "batch", 1: "frames"}},
-            opset_version=ONNX_OPSET,
-        )
-    model = buffer.getvalue()
-    try:
-        ensure_dir(cached.parent)
-        write_atomic(cached, model)
-    except (OSError, TranscribeError):  # a read-only cache: export again next time
-        pass
-    return model

@@ -236,7 +236,7 @@ def _embedded_pipeline(settings: DiarizationSettings):
 
     segmentation_info, embedding_info = models.embedded_segmentation(), models.embedded_campplus()
     pipeline = SpeakerDiarization(
-        segmentation=Model.from_pretrained(segmentation_info.path),
+        segmentation=_in_onnx_on_cpu(Model.from_pretrained(segmentation_info.path)),
         embedding=CAMPPlusEmbedding.load(embedding_info.path),
         plda=_unused_plda(),
         **settings.constructor(),
@@ -253,7 +253,7 @@ def _folder_pipeline(folder: models.PipelineFolder, tunables: dict):
     params = dict(folder.config["pipeline"]["params"])
     params.pop("token", None)
     params.pop("cache_dir", None)
-    params["segmentation"] = Model.from_pretrained(params["segmentation"])
+    params["segmentation"] = _in_onnx_on_cpu(Model.from_pretrained(params["segmentation"]))
     params["embedding"] = Model.from_pretrained(params["embedding"])
     if "plda" in params:
         params["plda"] = PLDA(*(os.path.join(params["plda"], name) for name in models.PLDA_FILES))
@@ -285,6 +285,24 @@ def _folder_pipeline(folder: models.PipelineFolder, tunables: dict):
             f"The parameters in {folder.folder / models.DIARIZATION_CONFIG} do not fit its pipeline: {exc}"
         ) from None
     return pipeline, folder.models
+
+
+def _in_onnx_on_cpu(segmentation):
+    """pyannote's segmentation model, run in ONNX Runtime when it runs on a CPU (runtime.py)."""
+    import torch
+
+    from . import runtime
+
+    shape = segmentation.example_input_array.shape  # (1, channels, one window of samples)
+    segmentation.forward = runtime.on_cpu(
+        segmentation,
+        segmentation.forward,
+        name="The segmentation model",
+        slug="segmentation",
+        example=lambda: torch.randn(2, *shape[1:], generator=torch.Generator().manual_seed(0)),
+        dynamic={0: "batch", 2: "samples"},
+    )
+    return segmentation
 
 
 def _unused_plda():

@@ -18,6 +18,14 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
+def cache_dir() -> Path:
+    """Where derived model files live: $TRANSCRIBE_CACHE, else $XDG_CACHE_HOME/transcribe."""
+    if env := os.environ.get("TRANSCRIBE_CACHE"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "transcribe"
+
+
 def ensure_dir(path: Path) -> Path:
     """Create ``path`` (owner-only) if needed; refuse clearly if it cannot be written."""
     try:

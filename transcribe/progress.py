@@ -24,16 +24,17 @@ STAGE_NAMES = {
 LABEL_WIDTH = max(len(name) for name in STAGE_NAMES.values()) + 1
 
 # What each stage costs per second of audio, relative to the others (docs/measurements.md: 11.3 min
-# of real Norwegian on 2 CPU cores, 2026-11-27; the H200 run of 2026-11-26). Diarisation splits
-# as measured at one thread: the first pass 82 % (embeddings about 90 % of it), resegmentation 18 %.
+# of real Norwegian on 2 CPU cores, 2026-11-27; the H200 run of 2026-11-26). On a CPU, diarisation
+# as measured on 5 minutes of erna.mp3 with CAM++ in ONNX Runtime (2026-12-03): segmentation 0.013,
+# embeddings 0.050, resegmentation 0.018 s per second of audio.
 # Stages not named cost nothing here. Whisper's share swings 2-4x with the audio, so the estimate
 # is a guide, corrected as the run goes.
 WEIGHTS = {
     "cpu": {
         "decode": 0.003,
         "diarize:segmentation": 0.013,
-        "diarize:embeddings": 0.117,
-        "diarize:resegmentation": 0.028,
+        "diarize:embeddings": 0.050,
+        "diarize:resegmentation": 0.018,
         "transcribe": 0.111,
     },
     "cuda": {
