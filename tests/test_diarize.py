@@ -248,6 +248,7 @@ def test_campplus_runs_in_pytorch_with_a_warning_when_onnx_runtime_cannot(monkey
     import torch
 
     from transcribe import campplus, runtime
+    from transcribe.errors import SlowerWarning
 
     def cannot(*args):
         raise ImportError("No module named 'onnx'")
@@ -256,12 +257,21 @@ def test_campplus_runs_in_pytorch_with_a_warning_when_onnx_runtime_cannot(monkey
     model = campplus.CAMPPlusEmbedding()  # untrained weights: only the runtime matters here
     model.eval()
     fbanks = torch.randn(2, 120, campplus.NUM_MEL_BINS)
-    with pytest.warns(UserWarning, match="CAM\\+\\+ runs in PyTorch.*No module named 'onnx'"):
+    with pytest.warns(SlowerWarning, match="CAM\\+\\+ runs in PyTorch.*No module named 'onnx'"):
         with torch.inference_mode():
             out = model.network(fbanks)
     assert model.__dict__["_run"].runtime == [None]
     with torch.inference_mode():
         assert torch.equal(out, model.campplus(fbanks))
+
+
+def test_the_cli_prints_a_slower_warning_as_one_plain_line(capsys):
+    from transcribe import cli
+    from transcribe.errors import SlowerWarning
+
+    warning = SlowerWarning("CAM++ runs in PyTorch, more slowly, because ONNX Runtime could not run it: x")
+    cli._plain_warning(warning, SlowerWarning, "/site-packages/pyannote/audio/core/inference.py", 200)
+    assert capsys.readouterr().err == f"Warning: {warning}\n"
 
 
 def test_a_speaker_heard_for_a_moment_is_dropped_and_the_rest_renumbered():

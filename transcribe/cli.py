@@ -9,14 +9,16 @@ anticipates are printed as one plain sentence with a non-zero exit code (see ``e
 from __future__ import annotations
 
 import json
+import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import click
 
 from . import __version__
 from .device import COMPUTE_TYPES, DEVICES
-from .errors import TranscribeError
+from .errors import SlowerWarning, TranscribeError
 from .records import MODERATOR
 
 EXIT_INTERNAL = 70
@@ -678,7 +680,16 @@ def models_fetch(name, directory, token, revision, quantization):
 
 
 def main() -> None:
+    warnings.showwarning = _plain_warning
     cli()
+
+
+def _plain_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """The tool's own warnings as one plain line on stderr; others as Python shows them."""
+    if issubclass(category, SlowerWarning):
+        click.echo(f"Warning: {message}", err=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 if __name__ == "__main__":

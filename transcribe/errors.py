@@ -53,3 +53,7 @@ class BatchFailed(TranscribeError):
     """A batch ran to its end, but one or more of its sessions failed (the others are done)."""
 
     exit_code = 9
+
+
+class SlowerWarning(UserWarning):
+    """The work goes on with the same results, but more slowly (the CLI prints it as one line)."""
