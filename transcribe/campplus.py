@@ -226,6 +226,15 @@ class CAMPPlusEmbedding(Model):
     def __init__(self, sample_rate: int = SAMPLE_RATE, num_channels: int = 1, task=None):
         super().__init__(sample_rate=sample_rate, num_channels=num_channels, task=task)
         self.campplus = CAMPPlus()
+        # CAM++ in ONNX Runtime on a CPU, in PyTorch elsewhere; the runtime is made at the first call
+        self._run = runtime.on_cpu(
+            self.campplus,
+            self.campplus,
+            name="CAM++",
+            slug="campplus",
+            example=lambda: torch.randn(1, 300, NUM_MEL_BINS, generator=torch.Generator().manual_seed(0)),
+            dynamic={0: "batch", 1: "frames"},
+        )
 
     @classmethod
     def load(cls, checkpoint: str | os.PathLike) -> CAMPPlusEmbedding:
@@ -242,16 +251,7 @@ class CAMPPlusEmbedding(Model):
 
     def network(self, fbanks: torch.Tensor) -> torch.Tensor:
         """(batch, frames, 80) mean-normalised fbank -> (batch, 192): in ONNX Runtime on a CPU."""
-        if "_run" not in self.__dict__:  # not a registered module: it is made again, never saved
-            self.__dict__["_run"] = runtime.on_cpu(
-                self.campplus,
-                self.campplus,
-                name="CAM++",
-                slug="campplus",
-                example=lambda: torch.randn(1, 300, NUM_MEL_BINS, generator=torch.Generator().manual_seed(0)),
-                dynamic={0: "batch", 1: "frames"},
-            )
-        return self.__dict__["_run"](fbanks)
+        return self._run(fbanks)
 
     def fbank(self, waveform: torch.Tensor) -> torch.Tensor:
         """(1, samples) -> (frames, 80) log-mel fbank, Kaldi-compatible, as CAM++ was trained on."""
