@@ -368,6 +368,7 @@ def grid(args) -> list[tuple[dict, list[dict]]]:
         "resegmentation_hop": args.reseg_hop,
         "resegmentation_min_change": args.reseg_min_change,
         "resegmentation_iterations": args.reseg_iterations,
+        "resegmentation_merge": args.reseg_merge,
     }
     axes = {key: values or [DEFAULTS[key]] for key, values in axes.items()}
     built = [key for key in axes if key not in RETUNABLE]
@@ -572,6 +573,9 @@ def main(argv: list[str] | None = None) -> int:
     tune.add_argument("--reseg-hop", type=float, nargs="+", help="resegmentation_hop (seconds)")
     tune.add_argument("--reseg-min-change", type=float, nargs="+", help="resegmentation_min_change (seconds)")
     tune.add_argument("--reseg-iterations", type=int, nargs="+", help="resegmentation_iterations")
+    tune.add_argument(
+        "--reseg-merge", type=float, nargs="+", help="resegmentation_merge (voice similarity; 0: never join)"
+    )
     parser.add_argument(
         "--threads", type=int, help="torch CPU threads (default: torch's choice; use 1 on a shared machine)"
     )

@@ -153,6 +153,7 @@ def test_the_grid_embeds_once_per_window_hop():
         reseg_hop=None,
         reseg_min_change=None,
         reseg_iterations=None,
+        reseg_merge=None,
     )
     groups = evaluate.grid(ns)
     assert [built["segmentation_step"] for built, _ in groups] == [0.1, 0.2]

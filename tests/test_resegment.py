@@ -132,6 +132,52 @@ def test_speakers_whose_voices_are_alike_are_reported_most_alike_first():
     assert resegment.alike(labels, windows, embeddings * np.nan, names) == ()
 
 
+def test_speakers_whose_voices_are_alike_enough_are_joined_most_alike_first():
+    a, c, d = np.eye(8)[:3]
+    labels = np.repeat([0, 1, 2, 3, 4], 300)
+    windows = windows_over(1500, hop=100)
+    # 1 is 0 again, 4 is 3 again (0.9 alike), 2 is near 3 (0.5): a different person
+    sound = {0: a, 1: a, 2: c, 3: 0.5 * c + np.sqrt(0.75) * d, 4: 0.45 * c + np.sqrt(0.7975) * d}
+    embeddings = np.array([sound[labels[start]] for start, _ in windows])
+    new, joins = resegment.joined(labels, windows, embeddings, 5, threshold=0.6)
+    assert joins == {1: 0, 4: 3}
+    assert np.array_equal(new, np.repeat([0, 0, 2, 3, 3], 300))
+    assert resegment.joined(labels, windows, embeddings, 5, threshold=0)[1] == {}  # 0: never
+    assert resegment.joined(labels, windows, embeddings, 5, threshold=0.6, keep=4)[1] == {1: 0}  # the likest pair
+    # a chain is followed: 2 joined into 1 and 1 into 0 leaves both with 0
+    chain = np.repeat([0, 1, 2], 300)
+    same = np.array([a for _ in windows_over(900, hop=100)])
+    assert resegment.joined(chain, windows_over(900, hop=100), same, 3, threshold=0.6)[1] == {1: 0, 2: 0}
+
+
+def test_a_joined_speaker_takes_the_others_overlap_too():
+    """Two clusters of one person: after the join both their turns, overlap included, carry one name."""
+    import torch
+
+    a, a_again, b = np.eye(8)[0], 0.9 * np.eye(8)[0] + np.sqrt(0.19) * np.eye(8)[1], np.eye(8)[2]
+    audio = np.repeat(np.array([0.0, 0.5, 1.0], dtype=np.float32), 2 * 16000)  # a, a again (0.9 alike), b
+
+    def embed(batch: torch.Tensor) -> np.ndarray:  # the voice at the start of each window
+        return np.array([a if clip[0, 0] < 0.25 else a_again if clip[0, 0] < 0.75 else b for clip in batch.numpy()])
+
+    # the person was clustered as SPEAKER_00 (0-2 s) and SPEAKER_01 (2-4 s), overlapping 1.8-2.0 s
+    turns = (Turn(0.0, 2.0, "SPEAKER_00"), Turn(1.8, 4.0, "SPEAKER_01"), Turn(4.0, 6.0, "SPEAKER_02"))
+    exclusive = (Turn(0.0, 2.0, "SPEAKER_00"), Turn(2.0, 4.0, "SPEAKER_01"), Turn(4.0, 6.0, "SPEAKER_02"))
+    settings = dict(window=1.0, hop=0.5, min_change=0.6, iterations=1)
+    new_turns, new_exclusive, alike = resegment.resegment(turns, exclusive, audio, embed, **settings, merge=0.6)
+    assert new_exclusive == (Turn(0.0, 4.0, "SPEAKER_00"), Turn(4.0, 6.0, "SPEAKER_02"))
+    assert {t.speaker for t in new_turns} == {"SPEAKER_00", "SPEAKER_02"}
+    assert Turn(1.8, 2.0, "SPEAKER_00") in new_turns
+    assert alike == ()
+    # not joined when three must be kept, nor with merge 0: reported as alike instead
+    for kept in (
+        resegment.resegment(turns, exclusive, audio, embed, **settings, merge=0.6, keep=3),
+        resegment.resegment(turns, exclusive, audio, embed, **settings),
+    ):
+        assert kept[:2] == (turns, exclusive)
+        assert kept[2] == (("SPEAKER_00", "SPEAKER_01", 0.9),)
+
+
 @pytest.mark.parametrize(
     "settings, wrong",
     [
@@ -141,6 +187,8 @@ def test_speakers_whose_voices_are_alike_are_reported_most_alike_first():
         (dict(window=1.0, hop=0.5, min_change=-1, iterations=1), "resegmentation_min_change"),
         (dict(window=1.0, hop=0.5, min_change=0.3, iterations=0), "resegmentation_iterations"),
         (dict(window=1.0, hop=0.5, min_change=0.3, iterations=1.5), "resegmentation_iterations"),
+        (dict(window=1.0, hop=0.5, min_change=0.3, iterations=1, merge=1.5), "resegmentation_merge"),
+        (dict(window=1.0, hop=0.5, min_change=0.3, iterations=1, merge=-0.1), "resegmentation_merge"),
     ],
 )
 def test_settings_that_cannot_work_are_refused_by_name(settings, wrong):

@@ -8,7 +8,9 @@ default VBx clustering needs a PLDA trained for the embedding; there is none for
 A local pyannote pipeline folder (e.g. speaker-diarization-community-1) can be used instead.
 Either way, resegment.py then looks again at the one-voice speech in 1 s windows and moves each
 stretch to the speaker it sounds most like (pyannote labels whole local speakers of 10 s windows,
-which carries one label across a change when a window holds more than three people).
+which carries one label across a change when a window holds more than three people), and joins
+speakers whose voices are as alike as one person's (clustering runs at a threshold that splits
+rather than merges, because a split can be joined and a merge of two people cannot be undone).
 
 Audio comes in as samples already in memory; nothing is decoded again or written anywhere.
 Importing this module is cheap: torch and pyannote load when a ``Diarizer`` is made.
@@ -55,9 +57,13 @@ class Resegmentation:
     hop: float = 0.5  # seconds between window starts
     min_change: float = 0.3  # seconds: shorter relabelled stretches are undone
     iterations: int = 2  # the voices are re-estimated once from the new labels
+    # speakers at least this alike are joined (0: never). On the focus groups joining at 0.6 with
+    # clustering at 0.64: DER 5.2 -> 4.7 % (dev), 4.1 -> 3.2 % (held out), count right 3 -> 7 and
+    # 5 -> 7 of 12 (resegment.py says why it is safe)
+    merge: float = resegment.MERGE
 
     def __post_init__(self) -> None:
-        resegment.check(self.window, self.hop, self.min_change, self.iterations)
+        resegment.check(self.window, self.hop, self.min_change, self.iterations, self.merge)
 
 
 @dataclass(frozen=True)
@@ -79,11 +85,11 @@ class DiarizationSettings:
     # average linkage: DER 45 % on the two-party sample, 15 % or worse on the focus groups (0.72-0.9)
     clustering_method: str = "centroid"
     # Cosine distance between cluster centroids. Higher merges people (which no speaker map can
-    # undo), lower splits them (mended by mapping two clusters to one informant). On the focus
-    # groups 0.72-0.75 gave the lowest DER of the thresholds tried (8.7 % without resegmentation,
-    # 3.5 % with it) and the right count in 5 of 6; 0.78 and up found 4 of 6 voices in one group;
-    # 0.6-0.65 split the groups into 7-12 clusters.
-    clustering_threshold: float = 0.72
+    # undo), lower splits them. Alone, 0.72 gave the lowest DER on the focus groups and 0.6-0.68
+    # split them into up to 14 clusters; with resegmentation joining the splits (Resegmentation.merge),
+    # 0.64 finds the quiet informants 0.72 folded into others: on dev (12 sessions) the count was
+    # right in 7 against 3 at 0.72, and 0.62 or 0.66 gave 3 and 6-7 (docs/diarization.md).
+    clustering_threshold: float = 0.64
     # clusters with fewer chunk embeddings join the nearest large one; 3 left extra clusters,
     # 6-8 swallowed informants with few turns
     clustering_min_cluster_size: int = 4
@@ -204,19 +210,23 @@ class Diarizer:
         turns, exclusive = _turns(output.speaker_diarization), _turns(output.exclusive_speaker_diarization)
         alike = ()
         if self.resegmentation.window:
+            tunables = asdict(self.resegmentation)
+            if num_speakers is not None:  # the caller knows how many: no one is joined
+                tunables["merge"] = 0.0
             turns, exclusive, alike = resegment.resegment(
                 turns,
                 exclusive,
                 audio,
                 self._embed(),
-                **asdict(self.resegmentation),
+                **tunables,
+                keep=min_speakers or 1,
                 batch_size=self._pipeline.embedding_batch_size,
                 progress=None if progress is None else lambda done, total: progress("resegmentation", done, total),
             )
-        if num_speakers is None and min_speakers is None:
-            rename = _fleeting_renamed(turns)
-            turns, exclusive = _without_fleeting_speakers(turns, exclusive)
-            alike = tuple((rename[a], rename[b], similar) for a, b, similar in alike if a in rename and b in rename)
+        fleeting = num_speakers is None and min_speakers is None
+        rename = _renumbered(turns, drop_fleeting=fleeting)
+        turns, exclusive = _renamed(turns, rename), _renamed(exclusive, rename)
+        alike = tuple((rename[a], rename[b], similar) for a, b, similar in alike if a in rename and b in rename)
         return Diarization(turns=turns, exclusive=exclusive, models=self.models, settings=settings, alike=alike)
 
     def _apply(self, file: dict, hook, bounds: dict):
@@ -344,21 +354,15 @@ def _turns(annotation) -> tuple[Turn, ...]:
     )
 
 
-def _fleeting_renamed(turns: tuple[Turn, ...]) -> dict[str, str]:
-    """Old name -> new name of each speaker that _without_fleeting_speakers keeps."""
+def _renumbered(turns: tuple[Turn, ...], drop_fleeting: bool = True) -> dict[str, str]:
+    """Old name -> new name (SPEAKER_00, SPEAKER_01, … in the old names' order) of each speaker
+    kept: with ``drop_fleeting``, those heard for at least MIN_SPEAKER_SECONDS (all of them when
+    none is). Resegmentation's joins leave gaps in the numbers; this closes them."""
     talk: dict[str, float] = {}
     for turn in turns:
         talk[turn.speaker] = talk.get(turn.speaker, 0.0) + turn.end - turn.start
-    kept = sorted(speaker for speaker, seconds in talk.items() if seconds >= MIN_SPEAKER_SECONDS)
-    if len(kept) == len(talk) or not kept:
-        return {speaker: speaker for speaker in talk}
-    return {speaker: f"SPEAKER_{index:02d}" for index, speaker in enumerate(kept)}
-
-
-def _without_fleeting_speakers(turns: tuple[Turn, ...], exclusive: tuple[Turn, ...]):
-    """Drop speakers heard for less than MIN_SPEAKER_SECONDS; number the rest SPEAKER_00, … again."""
-    rename = _fleeting_renamed(turns)
-    return _renamed(turns, rename), _renamed(exclusive, rename)
+    kept = sorted(speaker for speaker, seconds in talk.items() if seconds >= MIN_SPEAKER_SECONDS or not drop_fleeting)
+    return {speaker: f"SPEAKER_{index:02d}" for index, speaker in enumerate(kept or sorted(talk))}
 
 
 def _renamed(found: tuple[Turn, ...], rename: dict[str, str]) -> tuple[Turn, ...]:
