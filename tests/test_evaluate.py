@@ -182,6 +182,7 @@ def test_the_script_scores_a_folder_with_the_real_pipeline(tmp_path):
     assert evaluate.main([str(folder), "--no-asr", "--json", str(out)]) == 0
     (result,) = json.loads(out.read_text())["results"]
     (row,) = result["files"]
-    assert (row["speakers"], row["true_speakers"], row["speaker_error"]) == (4, 7, -3)  # as in test_diarize.py: two brief voices and one merged pair
-    assert 0.33 < row["der"] < 0.40 and row["der_strict"] >= row["der"] - 0.02
+    # as in test_diarize.py: two brief voices without a cluster and one pair merged
+    assert (row["speakers"], row["true_speakers"], row["speaker_error"]) == (4, 7, -3)
+    assert 0.30 < row["der"] < 0.36 and row["der_strict"] >= row["der"] - 0.02
     assert "attribution" not in row and result["sets"]["set"]["speakers_right"] == 0
