@@ -142,17 +142,17 @@ def test_other_recordings_in_a_used_folder_are_refused(norwegian):
 
 
 def test_real_voices_are_told_apart(voices):
-    """Seven real speakers in 79 s: the voices heard for more than a few seconds get clusters.
+    """Seven real speakers in 79 s: the voices heard for more than a few seconds are not split.
 
     Judged by time overlap with the true turns (Whisper, held to Norwegian, drops words of this
-    English speech, so words are a poor yardstick here). Measured with the embedded default
-    (chosen on 3-6 minute focus groups, where it finds the right number of speakers in 5 of 6;
-    see the README) on this harsh fixture (3-6 s turns, heavy reverb, 32 kbit/s): 5 clusters, as
-    the two voices heard for 3.2 s and 2.0 s in all are too brief for a cluster of their own;
-    one cluster holds most of three voices (the moderator's speech is split over it and 'M'),
-    and 64 % of the speech time is on the right label under a one-to-one mapping of people to
-    labels. Issue 3's target (every speaker, >= 95 %) is not reached on this fixture; this
-    guards the measured level.
+    English speech, so words are a poor yardstick here). Measured with the embedded default on
+    this harsh fixture (3-6 s turns, heavy reverb, 32 kbit/s): 4 labels. The two voices heard for
+    3.2 s and 2.0 s in all are too brief for a cluster of their own, and two informants of about
+    6 s each share one cluster at every clustering threshold from 0.64 to 0.72; the moderator and
+    the others each keep one label (clustering splits two of them and resegmentation joins the
+    halves again), and 81 % of the speech time is on the right label under a one-to-one mapping of
+    people to labels (64 % before the halves were joined). Issue 3's target (every speaker,
+    >= 95 %) is not reached on this fixture; this guards the measured level.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -161,8 +161,8 @@ def test_real_voices_are_told_apart(voices):
     session = Session.load(out)
     labels = session.speaker_map
     assert len(truth["speakers"]) == 7
-    assert len({turn.speaker for turn in session.diarization.exclusive}) == 5
-    assert sorted(labels.values(), key=str) == [1, 2, 3, 4, "M"]
+    assert len({turn.speaker for turn in session.diarization.exclusive}) == 4
+    assert sorted(labels.values(), key=str) == [1, 2, 3, "M"]
     overlap = {}
     for turn in truth["turns"]:
         for found in session.diarization.exclusive:
@@ -172,10 +172,18 @@ def test_real_voices_are_told_apart(voices):
                 row[labels[found.speaker]] = row.get(labels[found.speaker], 0.0) + seconds
     majority = {speaker: max(row, key=row.get) for speaker, row in overlap.items()}
     dominant = next(s for s, info in truth["speakers"].items() if info["role"] == "dominant informant")
-    # The two who talk most (moderator 21 s, dominant informant 20 s) are not put together.
-    assert majority[truth["moderator"]] != majority[dominant]
-    people, names = sorted(overlap), sorted({label for row in overlap.values() for label in row}, key=str)
+    # The two who talk most (moderator 21 s, dominant informant 20 s) are not put together,
+    # and the moderator's label is the moderator's.
+    assert majority[truth["moderator"]] == "M" != majority[dominant]
+    # No one is split: each label is mostly one person, a different one for each label.
+    held = {}
+    for person, row in overlap.items():
+        for label, seconds in row.items():
+            held.setdefault(label, {})[person] = seconds
+    mostly = [max(row, key=row.get) for row in held.values()]
+    assert len(mostly) == 4 and len(set(mostly)) == 4
+    people, names = sorted(overlap), sorted(held, key=str)
     seconds = [[overlap[person].get(name, 0.0) for name in names] for person in people]
     rows, cols = linear_sum_assignment(seconds, maximize=True)
     right = sum(seconds[r][c] for r, c in zip(rows, cols))
-    assert right / sum(map(sum, seconds)) >= 0.6
+    assert right / sum(map(sum, seconds)) >= 0.75
