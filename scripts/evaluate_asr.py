@@ -5,6 +5,7 @@ word probability flags wrong words. The tables in docs/asr.md come from this scr
     python scripts/evaluate_asr.py vocabulary            # hotwords vs initial_prompt: WER, terms recognised
     python scripts/evaluate_asr.py doubt                 # precision/recall of "doubtful" at thresholds
     python scripts/evaluate_asr.py speed                 # decoding policies: Whisper's RTF, WER, NRK words
+    python scripts/evaluate_asr.py speed --only shipped "best_of 1," --hard hard.m4a   # some, and a hard case
 
 Every decode and every diarisation is cached in --cache (default /tmp/words-cache, outside the
 repository) by the audio's sha256 and the settings, so nothing is decoded twice. Sets:
@@ -30,6 +31,7 @@ import argparse
 import functools
 import hashlib
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -280,6 +282,30 @@ def nrk_clips(speech: Path, count: int) -> list[Clip]:
 # --------------------------------------------------------------------------- models, cached
 
 
+class FallbackCount(logging.Handler):
+    """Counts faster-whisper's "threshold is not met with temperature …" debug lines while active:
+    each is one window decoded again at the next temperature."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+        self._logger = logging.getLogger("faster_whisper")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "threshold is not met" in str(record.msg):
+            self.count += 1
+
+    def __enter__(self) -> FallbackCount:
+        self._level = self._logger.level
+        self._logger.addHandler(self)
+        self._logger.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+
 class Models:
     def __init__(self, cache: Path, batch_size="auto"):
         self.cache = cache
@@ -319,8 +345,10 @@ class Models:
         plain = type(model).transcribe.__get__(model)
         model.transcribe = functools.partial(plain, **extra) if extra else plain
         started = time.perf_counter()
-        words = list(transcriber(clip.samples, "no", vocabulary=vocabulary).words)
+        with FallbackCount() as fallbacks:
+            words = list(transcriber(clip.samples, "no", vocabulary=vocabulary).words)
         timing.write_text(f"{time.perf_counter() - started:.3f}")
+        path.with_suffix(".fallbacks").write_text(str(fallbacks.count))
         path.write_text(json.dumps([asdict(w) for w in words], ensure_ascii=False))
         return words
 
@@ -329,6 +357,12 @@ class Models:
         self.words(clip, options, extra=extra, timed=True)
         path = self._path(clip, {"batch_size": self.batch_size, **options}, (), "hotwords", extra)
         return float(path.with_suffix(".seconds").read_text())
+
+    def fallbacks(self, clip: Clip, options: dict, extra: dict | None = None) -> int | None:
+        """How often Whisper decoded a window again, hotter, in the timed decode (None: not counted)."""
+        path = self._path(clip, {"batch_size": self.batch_size, **options}, (), "hotwords", extra)
+        count = path.with_suffix(".fallbacks")
+        return int(count.read_text()) if count.is_file() else None
 
     def _path(self, clip: Clip, options: dict, vocabulary, hint: str, extra: dict | None) -> Path:
         settings = {**asr.DEFAULTS, **options, **(extra or {})}
@@ -510,36 +544,59 @@ SPEED_VARIANTS = {
     "beam 1 (greedy)": ({"beam_size": 1, "best_of": 5}, None),
     "beam 3, best_of 1": ({"beam_size": 3}, None),
     "beam 2, best_of 1": ({"beam_size": 2}, None),
+    "best_of 1, fallback at 0, 0.4, 0.8": ({}, {"temperature": (0.0, 0.4, 0.8)}),
+    "best_of 1, fallback when log prob < -1.5": ({}, {"log_prob_threshold": -1.5}),
+    "best_of 1, fallback on loops only": ({}, {"log_prob_threshold": None}),
 }
+
+
+def _add(totals: dict, key: str, value: float) -> None:
+    totals[key] = totals.get(key, 0) + value
 
 
 def speed(args, models: Models) -> dict:
     """Time and accuracy of each decoding policy: WER where there are references, words and
     invented words (in diarised non-speech) on NRK."""
     clips = real_clips(args.speech) + espeak_clips(args.cache) + nrk_clips(args.speech, args.nrk)
+    clips += [Clip("hard", path.stem, audio.load([path]).audio) for path in args.hard]
+    variants = {
+        name: variant
+        for name, variant in SPEED_VARIANTS.items()
+        if not args.only or any(part in name for part in args.only)
+    }
     rows = {}
-    for name, (options, extra) in SPEED_VARIANTS.items():
-        row = {"seconds": 0.0, "minutes": 0.0, "errors": {}, "reference_words": {}, "words": 0, "invented": 0}
+    for name, (options, extra) in variants.items():
+        row = {"seconds": {}, "minutes": {}, "errors": {}, "reference_words": {}, "words": {}, "invented": {}}
+        row["fallbacks"] = {}
         for clip in clips:
             print(f"  {name}: {clip.set}/{clip.name}", file=sys.stderr, flush=True)
-            row["seconds"] += models.seconds(clip, options, extra)
-            row["minutes"] += clip.minutes
+            _add(row["seconds"], clip.set, models.seconds(clip, options, extra))
+            _add(row["minutes"], clip.set, clip.minutes)
+            _add(row["fallbacks"], clip.set, models.fallbacks(clip, options, extra) or 0)
             words = models.words(clip, options, extra=extra)
             if clip.reference:
                 errors, total, _ = word_verdicts(clip.reference, words)
-                row["errors"][clip.set] = row["errors"].get(clip.set, 0) + errors
-                row["reference_words"][clip.set] = row["reference_words"].get(clip.set, 0) + total
+                _add(row["errors"], clip.set, errors)
+                _add(row["reference_words"], clip.set, total)
             else:
-                row["words"] += len(words)
-                row["invented"] += sum(inside(w, nonspeech(clip, models)) for w in words)
+                _add(row["words"], clip.set, len(words))
+                _add(row["invented"], clip.set, sum(inside(w, nonspeech(clip, models)) for w in words))
         rows[name] = row
-    print("| decoding | RTF (Whisper only) | WER real | WER espeak | NRK words | NRK invented |")
-    print("|---|---|---|---|---|---|")
+    sets = sorted({clip.set for clip in clips})
+    print(
+        "| decoding | RTF (Whisper only) | "
+        + " | ".join(f"{s}: RTF, fallbacks" for s in sets)
+        + " | WER real | WER espeak | NRK words | NRK invented | hard words | hard invented |"
+    )
+    print("|---" * (6 + len(sets) + 2) + "|")
     for name, row in rows.items():
         wer = {k: row["errors"][k] / row["reference_words"][k] for k in row["errors"]}
+        rtf = sum(row["seconds"].values()) / (sum(row["minutes"].values()) * 60)
+        per_set = " | ".join(f"{row['seconds'][s] / (row['minutes'][s] * 60):.3f}, {row['fallbacks'][s]}" for s in sets)
         print(
-            f"| {name} | {row['seconds'] / (row['minutes'] * 60):.3f} | {wer.get('real', 0):.3f} | "
-            f"{wer.get('espeak', 0):.3f} | {row['words']} | {row['invented']} |"
+            f"| {name} | {rtf:.3f} | {per_set} | {wer.get('real', 0):.3f} | {wer.get('espeak', 0):.3f} | "
+            f"{row['words'].get('nrk', 0)} | {row['invented'].get('nrk', 0)} | "
+            f"{row['words'].get('hard', 0)} | {row['invented'].get('hard', 0)} |"
         )
     return rows
 
@@ -552,6 +609,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nrk", type=int, default=10, help="how many NRK clips (guards)")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--batch-size", default="auto", help="Whisper windows decoded together (default: auto)")
+    parser.add_argument("--only", nargs="+", help="speed: only the decodings whose names hold one of these")
+    parser.add_argument(
+        "--hard", nargs="+", type=Path, default=[], help="speed: recordings without references to time too"
+    )
     args = parser.parse_args(argv)
     models = Models(args.cache, int(args.batch_size) if args.batch_size.isdigit() else args.batch_size)
     result = {"guards": guards, "vocabulary": vocabulary, "doubt": doubt, "speed": speed}[args.what](args, models)
