@@ -547,6 +547,10 @@ SPEED_VARIANTS = {
     "best_of 1, fallback at 0, 0.4, 0.8": ({}, {"temperature": (0.0, 0.4, 0.8)}),
     "best_of 1, fallback when log prob < -1.5": ({}, {"log_prob_threshold": -1.5}),
     "best_of 1, fallback on loops only": ({}, {"log_prob_threshold": None}),
+    "best_of 1, fallback at 0, 0.4, 0.8 when log prob < -1.5": (
+        {},
+        {"temperature": (0.0, 0.4, 0.8), "log_prob_threshold": -1.5},
+    ),
 }
 
 

@@ -1,8 +1,8 @@
 """Diarisation with the real embedded models on real voices (LibriSpeech mixture, CC BY 4.0)."""
 
-import sys
 from pathlib import Path
 
+import conftest
 import numpy as np
 import pytest
 
@@ -55,14 +55,7 @@ def diarizer():
 @pytest.fixture(scope="module")
 def tuning():
     """scripts/evaluate.py's diarizer for sweeps: the product's Diarizer with a cache and retune()."""
-    import importlib.util
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "evaluate.py"
-    spec = importlib.util.spec_from_file_location("evaluate_for_diarize", script)
-    evaluate = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = evaluate
-    spec.loader.exec_module(evaluate)
-    return evaluate.tuning_diarizer()
+    return conftest.script("evaluate").tuning_diarizer()
 
 
 @pytest.fixture(scope="module")

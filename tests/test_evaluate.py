@@ -1,17 +1,12 @@
 """The scoring in scripts/evaluate.py, on hand-made inputs with exact expected numbers."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
+import conftest
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "evaluate.py"
-spec = importlib.util.spec_from_file_location("evaluate", SCRIPT)
-evaluate = importlib.util.module_from_spec(spec)
-sys.modules["evaluate"] = evaluate  # dataclasses look their module up there
-spec.loader.exec_module(evaluate)
+evaluate = conftest.script("evaluate")
 
 # Three true speakers: A 0-4 s, B 4-8 s, A and B together 8-9 s, silence 9-10 s, C 10-12 s.
 REFERENCE = [(0.0, 4.0, "A"), (4.0, 9.0, "B"), (8.0, 9.0, "A"), (10.0, 12.0, "C")]
