@@ -81,7 +81,7 @@ def test_numbered_transcript_of_a_session_in_three_parts(norwegian):
     # Whisper base hears espeak Norwegian badly, and how badly depends on the CPU (its int8 kernels
     # differ between Intel and AMD): a 2-core Xeon found all 9 words below, a 2-core AMD EPYC 5 of them
     # (word error rate 0.70 against the script with int8, 0.74 with float32). The test asks what
-    # holds on both: at least 5 of the 9, the opening in the first turn and the farewell in the
+    # holds on both: at least 5 of the 9, the opening on the first line and the farewell on the
     # last, and a word error rate of at most 0.85 against the whole script.
     texts = [row[2] for row in rows]
     expected = ("velkommen", "takk", "gruppe", "møte", "skummelt", "mannen", "vanskelig", "første gang", "eget liv")

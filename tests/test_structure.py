@@ -7,14 +7,11 @@ names the module and what to move.
 from __future__ import annotations
 
 import ast
-import sys
 from collections import Counter
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import conftest
 
-import import_graph  # noqa: E402
-
+import_graph = conftest.script("import_graph")
 PACKAGE = import_graph.PACKAGE
 MAX_LAYERS = 10
 RECORDS = ("Word", "Transcription", "Turn", "Diarization", "Utterance", "Source", "ModelInfo", "ExportRecord")
