@@ -148,6 +148,43 @@ def test_vocabulary_file_one_term_a_line(tmp_path):
         asr.read_vocabulary(tmp_path / "missing.txt")
 
 
+def _heard(*texts_and_probabilities):
+    """Words 0.5 s apart, as Whisper would give them: ("tansvar,", 0.44), ..."""
+    return [Word(i * 0.5, i * 0.5 + 0.4, text, p) for i, (text, p) in enumerate(texts_and_probabilities)]
+
+
+def test_vocabulary_snap_writes_near_misses_as_the_term_and_leaves_sure_words_alone():
+    terms = ("selvhjelp", "ansvar", "nordlendinger", "Trond Giske", "Stortingets", "Kygo")
+    words = _heard(
+        ("Vi", 0.9),
+        ("tar", 0.8),
+        ("Tansvar,", 0.44),  # a doubtful near miss: the term, capital and comma kept
+        ("selv", 0.99),
+        ("hjelp", 0.82),  # a term split in two: joined, however sure Whisper was
+        ("er", 0.98),
+        ("nordlenninger,", 0.46),  # "er" adds nothing to the likeness: it stays
+        ("Trondgiske", 0.66),  # the letters of a two-word term: spelt as the term
+        ("Stortinget", 0.9),  # close, but Whisper is sure: left as heard
+        ("Kjygo", 0.39),  # a term of 4 letters is too short to be guessed at
+        ("hjelper", 0.2),  # doubtful, but not alike enough (0.62)
+    )
+    snapped = asr.snap(words, terms, doubtful_below=0.6)
+    assert [w.text for w in snapped] == [
+        "Vi", "tar", "Ansvar,", "selvhjelp", "er", "nordlendinger,", "Trond Giske", "Stortinget", "Kjygo", "hjelper",
+    ]  # fmt: skip
+    joined = snapped[3]
+    assert (joined.start, joined.end, joined.probability) == (1.5, 2.4, 0.82)
+    assert snapped[2].probability == 0.44  # still doubtful: the review editor marks it for a listener
+    assert asr.snap(words, (), 0.6) == tuple(words)
+
+
+def test_vocabulary_snap_never_changes_what_a_person_wrote_or_a_suspect():
+    written = [Word(0.0, 0.4, "tansvar", None)]
+    suspect = [replace(Word(0.0, 0.4, "tansvar", 0.3), suspect=asr.LOOP)]
+    assert asr.snap(written, ("ansvar",), 0.6) == tuple(written)
+    assert asr.snap(suspect, ("ansvar",), 0.6) == tuple(suspect)
+
+
 def test_a_changed_vocabulary_asks_for_a_new_transcription():
     from transcribe.pipeline import RunOptions, transcription_request
 

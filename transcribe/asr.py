@@ -11,6 +11,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
+from difflib import SequenceMatcher
 
 import numpy as np
 
@@ -204,8 +205,12 @@ class Transcriber:
                         progress(min(offset + segment.end, total), total)
         if progress:
             progress(total, total)
+        if self.snaps:
+            words = list(snap(words, vocabulary, doubt_threshold(self.model_info)))
         settings = {**self.settings, "vocabulary": list(vocabulary)}
         return Transcription(words=tuple(words), language=language, model=self.model_info, settings=settings)
+
+    snaps = True  # doubtful words close to a vocabulary term become the term (asr.snap)
 
     @staticmethod
     def hints(vocabulary: Sequence[str]) -> dict:
@@ -229,6 +234,96 @@ def read_vocabulary(path: str | os.PathLike) -> tuple[str, ...]:
     if not terms:
         raise InputError(f"The vocabulary file {path} holds no terms. Write one term a line.")
     return terms
+
+
+# -- vocabulary snap --------------------------------------------------------------------------
+
+# Hotwords make Whisper likelier to write a term, not certain to: it still writes "tansvar" for
+# "ansvar", "permittet" for "permitterte", "selv hjelp" for "selvhjelp". asr.snap writes the term
+# where Whisper's letters come this close (difflib ratio) and Whisper doubted the word, and joins
+# words whose letters are the term's. Chosen on the sets of scripts/evaluate_asr.py vocabulary
+# (docs/asr.md): 0.85 snaps every near miss there and none of the terms that were not said.
+SNAP_SIMILARITY = 0.85
+SNAP_MIN_LETTERS = 5  # shorter terms are too close to too many words ("Grieg", "Kygo")
+SNAP_WORDS = 3  # a term is looked for in up to this many of Whisper's words in a row
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"\W", "", text.lower())
+
+
+def snap(words: Sequence[Word], vocabulary: Sequence[str], doubtful_below: float) -> tuple[Word, ...]:
+    """``words`` with near misses of vocabulary terms written as the term.
+
+    Up to SNAP_WORDS words in a row whose letters are a term's letters ("selv hjelp") are joined
+    into the term. A doubtful word (probability below ``doubtful_below``), or a run of doubtful
+    words, that is SNAP_SIMILARITY alike a term of at least SNAP_MIN_LETTERS letters becomes the
+    term; a word Whisper is sure of is left as it heard it ("Stortinget" stays, even with
+    "Stortingets" in the vocabulary). A run is only taken whole when each of its end words adds to
+    the likeness, so "er nordlenninger" gives "er nordlendinger", not "nordlendinger". A snapped
+    word keeps the lowest probability of the words it replaces, so the review editor still marks
+    it doubtful for a listener to check; words a person wrote (probability None) and suspects are
+    never snapped. Trailing punctuation and a capital first letter are kept.
+    """
+    terms = [(term, _letters(term), " ".join(map(_letters, term.split()))) for term in vocabulary]
+    terms = [term for term in terms if term[1]]
+    if not terms:
+        return tuple(words)
+    out: list[Word] = []
+    index = 0
+    while index < len(words):
+        best: tuple[float, int, str] | None = None  # (likeness, words spanned, term)
+        for size in range(1, SNAP_WORDS + 1):
+            span = words[index : index + size]
+            if len(span) < size or any(word.probability is None or word.suspect for word in span):
+                break
+            for term, letters, spaced in terms:
+                score = _likeness(span, letters, spaced, doubtful_below)
+                if score is None or score == _WRITTEN:
+                    continue
+                if size > 1 and not all(
+                    (_likeness(part, letters, spaced, doubtful_below) or 0.0) < score for part in (span[1:], span[:-1])
+                ):
+                    continue  # an end word adds nothing: the term lies in a shorter run
+                if best is None or score > best[0]:
+                    best = (score, size, term)
+        if best is None:
+            out.append(words[index])
+            index += 1
+            continue
+        _, size, term = best
+        span = words[index : index + size]
+        text = term
+        if span[0].text[:1].isupper() and term[:1].islower():
+            text = term[:1].upper() + term[1:]
+        text += re.search(r"\W*$", span[-1].text).group()
+        out.append(replace(span[0], end=span[-1].end, text=text, probability=min(w.probability for w in span)))
+        index += size
+    return tuple(out)
+
+
+_WRITTEN = 3.0  # _likeness of words already written as the term
+_JOINED = 2.0  # _likeness of words whose letters are the term's
+
+
+def _likeness(span: Sequence[Word], letters: str, spaced: str, doubtful_below: float) -> float | None:
+    """How alike ``span`` is to the term (its letters, and its words' letters joined by spaces);
+    None when too unlike, or when the words are not doubtful enough to be changed."""
+    heard = "".join(_letters(word.text) for word in span)
+    if heard == letters:
+        return _WRITTEN if " ".join(_letters(word.text) for word in span) == spaced else _JOINED
+    doubtful = [word.probability < doubtful_below for word in span]
+    if len(letters) < SNAP_MIN_LETTERS or not (all(doubtful) if len(span) > 1 else doubtful[0]):
+        return None
+    if not _close(heard, letters):
+        return None
+    score = SequenceMatcher(None, heard, letters).ratio()
+    return score if score >= SNAP_SIMILARITY else None
+
+
+def _close(a: str, b: str) -> bool:
+    """Whether the lengths of ``a`` and ``b`` allow a SequenceMatcher ratio of SNAP_SIMILARITY."""
+    return 2 * min(len(a), len(b)) >= SNAP_SIMILARITY * (len(a) + len(b))
 
 
 # -- calibrated doubt ------------------------------------------------------------------------
