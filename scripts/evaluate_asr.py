@@ -553,21 +553,25 @@ def doubt(args, models: Models) -> dict:
 
 # Decoding policies measured against the shipped one for speed (docs/measurements.md): options are
 # DecodingOptions, extra more arguments of faster-whisper's transcribe().
+FASTER_WHISPER_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 SPEED_VARIANTS = {
-    "faster-whisper's best_of 5 (shipped before 2026-12-03)": ({"best_of": 5}, None),
-    "no temperature fallback": ({"best_of": 5}, {"temperature": 0.0}),
-    "fallback 0, 0.4, 0.8": ({"best_of": 5}, {"temperature": (0.0, 0.4, 0.8)}),
-    "fallback best_of 1 (shipped)": ({}, None),
-    "beam 1 (greedy)": ({"beam_size": 1, "best_of": 5}, None),
-    "beam 3, best_of 1": ({"beam_size": 3}, None),
-    "beam 2, best_of 1": ({"beam_size": 2}, None),
-    "best_of 1, fallback at 0, 0.4, 0.8": ({}, {"temperature": (0.0, 0.4, 0.8)}),
-    "best_of 1, fallback when log prob < -1.5": ({}, {"log_prob_threshold": -1.5}),
-    "best_of 1, fallback on loops only": ({}, {"log_prob_threshold": None}),
-    "best_of 1, fallback at 0, 0.4, 0.8 when log prob < -1.5": (
-        {},
-        {"temperature": (0.0, 0.4, 0.8), "log_prob_threshold": -1.5},
+    "faster-whisper's best_of 5 (shipped before 2026-12-03)": (
+        {"best_of": 5, "temperature": FASTER_WHISPER_TEMPERATURES},
+        None,
     ),
+    "no temperature fallback": ({"best_of": 5, "temperature": 0.0}, None),
+    "fallback 0, 0.4, 0.8": ({"best_of": 5}, None),
+    "fallback best_of 1 (shipped 2026-12-03)": ({"temperature": FASTER_WHISPER_TEMPERATURES}, None),
+    "beam 1 (greedy)": ({"beam_size": 1, "best_of": 5, "temperature": FASTER_WHISPER_TEMPERATURES}, None),
+    "beam 3, best_of 1": ({"beam_size": 3, "temperature": FASTER_WHISPER_TEMPERATURES}, None),
+    "beam 2, best_of 1": ({"beam_size": 2, "temperature": FASTER_WHISPER_TEMPERATURES}, None),
+    "best_of 1, fallback at 0, 0.4, 0.8 (shipped)": ({}, None),
+    "best_of 1, fallback when log prob < -1.5": (
+        {"temperature": FASTER_WHISPER_TEMPERATURES},
+        {"log_prob_threshold": -1.5},
+    ),
+    "best_of 1, fallback on loops only": ({"temperature": FASTER_WHISPER_TEMPERATURES}, {"log_prob_threshold": None}),
+    "best_of 1, fallback at 0, 0.4, 0.8 when log prob < -1.5": ({}, {"log_prob_threshold": -1.5}),
 }
 
 

@@ -246,3 +246,11 @@ def test_a_run_keeps_invented_words_in_the_session_and_out_of_the_transcript(tmp
     assert "Teksting" not in (tmp_path / "out" / "gruppe1.txt").read_text(encoding="utf-8")
     assert "Teksting" not in (tmp_path / "out" / "gruppe1.json").read_text(encoding="utf-8")
     assert not any("Whisper base" in w for w in result.warnings)  # 40 s: too short for the model hint
+
+
+def test_whisper_falls_back_at_three_temperatures_and_session_json_compares_equal():
+    assert asr.DecodingOptions().temperature == (0.0, 0.4, 0.8)
+    assert asr.DecodingOptions(temperature=0).temperature == (0.0,)
+    assert asr.DEFAULTS["temperature"] == [0.0, 0.4, 0.8]  # a list, as json.loads gives it back
+    with pytest.raises(InputError, match="temperature"):
+        asr.DecodingOptions(temperature=(0.0, 1.5))
