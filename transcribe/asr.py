@@ -36,7 +36,7 @@ class DecodingOptions:
     # The temperatures a window is decoded at, in turn, until its text neither loops nor is
     # improbable. faster-whisper's default is 0, 0.2, ... 1.0; three steps made Whisper 1.3-1.7x
     # faster on the hard case (English voices held to Norwegian) with the same WER on every set
-    # with a reference and as many words kept on NRK, in two runs (docs/measurements.md).
+    # with a reference and as many words kept on NRK, in three runs (docs/measurements.md).
     temperature: tuple[float, ...] = (0.0, 0.4, 0.8)
     vad_filter: bool = True
     # Carrying text across windows makes Whisper repeat itself on long, noisy recordings.
