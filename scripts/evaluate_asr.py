@@ -480,7 +480,7 @@ def vocabulary(args, models: Models) -> dict:
         print(f"  {clip.set}/{clip.name}", file=sys.stderr, flush=True)
         row = {"set": clip.set}
         for label in labels:
-            hint = label.split()[0] if label in ("prompt", "both") else "hotwords"
+            hint = label if label in ("prompt", "both") else "hotwords"
             terms = clip.vocabulary if label not in ("none", "snap") else ()
             words = models.words(clip, {}, terms, hint)
             if label.endswith("snap"):

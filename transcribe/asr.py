@@ -25,7 +25,7 @@ LANGUAGES = {"no": "no", "nb": "no", "nn": "nn"}
 
 @dataclass(frozen=True)
 class DecodingOptions:
-    """How Whisper decodes, declared in one place and recorded in session.json (``asdict``)."""
+    """How Whisper decodes, declared in one place and recorded in session.json (``saved``)."""
 
     beam_size: int = 5
     # Candidates sampled at each temperature Whisper falls back to (a window whose text loops or is
@@ -66,8 +66,12 @@ class DecodingOptions:
         )
 
 
-# as session.json holds them (lists, not tuples), so a saved request compares equal
-DEFAULTS = {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(DecodingOptions()).items()}
+def saved(options: DecodingOptions) -> dict:
+    """``options`` as session.json holds them (lists, not tuples), so a saved request compares equal."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(options).items()}
+
+
+DEFAULTS = saved(DecodingOptions())
 
 # A session longer than this, transcribed with the embedded base model, gets a hint (a run
 # warning) to use a better model: base gets a third to two thirds of Norwegian words wrong.
@@ -126,6 +130,8 @@ def normalise_language(code: str) -> str:
 class Transcriber:
     """A Whisper model loaded once and used for many recordings."""
 
+    snaps = True  # doubtful words close to a vocabulary term become the term (asr.snap)
+
     def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu", **options):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
@@ -136,7 +142,7 @@ class Transcriber:
             raise InputError(f"Unknown decoding option in {', '.join(options)}; known are {known}.") from None
         self.model_info = models.asr_model(model_path)
         self.device = device
-        self.settings = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.options).items()}
+        self.settings = saved(self.options)
         if self.options.batch_size > 1 and not self.options.vad_filter:
             raise InputError(
                 "Batched transcription cuts the audio at pauses found by the VAD, so it needs vad_filter; "
@@ -220,8 +226,6 @@ class Transcriber:
             words = list(snap(words, vocabulary, doubt_threshold(self.model_info)))
         settings = {**self.settings, "vocabulary": list(vocabulary)}
         return Transcription(words=tuple(words), language=language, model=self.model_info, settings=settings)
-
-    snaps = True  # doubtful words close to a vocabulary term become the term (asr.snap)
 
     @staticmethod
     def hints(vocabulary: Sequence[str]) -> dict:
@@ -324,7 +328,7 @@ def _likeness(span: Sequence[Word], letters: str, spaced: str, doubtful_below: f
     if heard == letters:
         return _WRITTEN if " ".join(_letters(word.text) for word in span) == spaced else _JOINED
     doubtful = [word.probability < doubtful_below for word in span]
-    if len(letters) < SNAP_MIN_LETTERS or not (all(doubtful) if len(span) > 1 else doubtful[0]):
+    if len(letters) < SNAP_MIN_LETTERS or not all(doubtful):
         return None
     if not _close(heard, letters):
         return None
@@ -378,7 +382,7 @@ def guard(words: Sequence[Word], speech: Sequence[Turn]) -> tuple[Word, ...]:
     round is kept). Nothing is removed: the review shows suspects as doubtful.
     """
     reasons: list[str | None] = [None] * len(words)
-    for index in _loop_repeats([re.sub(r"\W", "", word.text.lower()) for word in words]):
+    for index in _loop_repeats([_letters(word.text) for word in words]):
         reasons[index] = LOOP
     spans = _merged((turn.start - SPEECH_COLLAR, turn.end + SPEECH_COLLAR) for turn in speech)
     starts = [start for start, _ in spans]
